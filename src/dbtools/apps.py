@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core import checks
+
+
+class DbToolsConfig(AppConfig):
+    name = "dbtools"
+    verbose_name = "django-db-tools"
+
+    def ready(self) -> None:
+        from dbtools import checks as dbtools_checks
+
+        for check in dbtools_checks.ALL_CHECKS:
+            checks.register(check)

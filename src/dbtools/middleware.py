@@ -1,0 +1,181 @@
+"""ReadOnlyMiddleware: who the visitor appears to be, and which requests are refused."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, HttpResponseBase
+
+from dbtools import guard
+from dbtools.conf import conf
+from dbtools.current import current_state
+from dbtools.errors import is_read_only_refusal
+from dbtools.refusal import refusal_response
+from dbtools.sessions import FrozenSession
+from dbtools.state import Mode, State
+from dbtools.switches import message_setting, retry_after_setting
+
+logger = logging.getLogger("dbtools")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# Where frameworks and proxies let a client ask for another method than the one it used.
+OVERRIDE_HEADERS = ("HTTP_X_HTTP_METHOD_OVERRIDE", "HTTP_X_HTTP_METHOD", "HTTP_X_METHOD_OVERRIDE")
+OVERRIDE_FIELDS = ("_method", "X-HTTP-Method-Override", "x-http-method-override")
+# Credentials a client can send besides the session cookie (Django REST framework's
+# Basic, Session and Token authentication, JWT packages, RemoteUserMiddleware).
+CREDENTIAL_HEADERS = ("HTTP_AUTHORIZATION", "HTTP_X_AUTHORIZATION")
+
+Response = HttpResponseBase
+
+
+class ReadOnlyMiddleware:
+    """Serves every visitor read-only while a mode is on.
+
+    Put it after SessionMiddleware and AuthenticationMiddleware. While GET-only mode is
+    on, visitors stay logged in; while anonymous mode (``READ_ONLY_MODE``) is on, everyone
+    is served as logged out. In both, the session is never written and every request
+    that could write is answered with a 503 refusal before any view runs.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self, get_response: Callable[[HttpRequest], Response | Awaitable[Response]]
+    ) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        state, refusal = self.before_view(request)
+        if refusal is not None:
+            return refusal
+        with guard.request_context(request.path):
+            response = self.get_response(request)
+            return self.after_view(request, response, state)  # type: ignore[arg-type]
+
+    async def __acall__(self, request: HttpRequest) -> Response:
+        state, refusal = self.before_view(request)
+        if refusal is not None:
+            return refusal
+        with guard.request_context(request.path):
+            response = await self.get_response(request)  # type: ignore[misc]
+            return self.after_view(request, response, state)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> Response | None:
+        """A write the guard or the database itself refused becomes the refusal, not a 500."""
+        if not is_read_only_refusal(exception):
+            return None
+        state = current_state()
+        if not state.active:
+            # The database was made read-only behind our back (a DBA, a failover).
+            state = State(
+                mode=Mode.GET_ONLY, message=message_setting(), retry_after=retry_after_setting()
+            )
+        freeze_session(request)
+        return refusal_response(request, state)
+
+    @staticmethod
+    def before_view(request: HttpRequest) -> tuple[State | None, Response | None]:
+        state = current_state()
+        if not state.active or is_exempt(request.path_info):
+            return None, None
+        if state.mode is Mode.ANONYMOUS:
+            log_out(request)
+        freeze_session(request)
+        if not is_safe(request):
+            seal_session(request)
+            return state, refusal_response(request, state)
+        return state, None
+
+    @staticmethod
+    def after_view(request: HttpRequest, response: Response, state: State | None) -> Response:
+        if state is not None or guard.refused_in_request():
+            seal_session(request)
+        else:
+            protect_session_save(request)
+        return response
+
+
+def is_safe(request: HttpRequest) -> bool:
+    if request.method not in SAFE_METHODS:
+        return False
+    asked = [request.META.get(header, "") for header in OVERRIDE_HEADERS]
+    asked += [request.GET.get(field, "") for field in OVERRIDE_FIELDS]
+    return all(not method or method.strip().upper() in SAFE_METHODS for method in asked)
+
+
+def is_exempt(path: str) -> bool:
+    return any(pattern.match(path) for pattern in exempt_patterns(conf.DBTOOLS_EXEMPT_PATHS))
+
+
+def exempt_patterns(value: object) -> tuple[re.Pattern[str], ...]:
+    if not isinstance(value, (list, tuple)):
+        return ()
+    try:
+        return _compiled(tuple(value))
+    except (re.error, TypeError):  # reported by check dbtools.E005
+        return ()
+
+
+@lru_cache(maxsize=8)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(pattern) for pattern in patterns)
+
+
+def log_out(request: HttpRequest) -> None:
+    """Serve the request as a logged-out visitor, whatever credentials it carries."""
+    for header in CREDENTIAL_HEADERS:
+        request.META.pop(header, None)
+    request.META.pop("REMOTE_USER", None)
+    request.user = AnonymousUser()
+    request.auser = _anonymous  # type: ignore[attr-defined]
+    request.session = FrozenSession()
+
+
+async def _anonymous() -> AnonymousUser:
+    return AnonymousUser()
+
+
+def freeze_session(request: HttpRequest) -> None:
+    session = getattr(request, "session", None)
+    if session is not None and not isinstance(session, FrozenSession):
+        request.session = FrozenSession(session)
+
+
+def seal_session(request: HttpRequest) -> None:
+    """Leave SessionMiddleware nothing to save, set or delete on the way out."""
+    freeze_session(request)
+    session = getattr(request, "session", None)
+    if isinstance(session, FrozenSession):
+        session.seal()
+        request.COOKIES.pop(settings.SESSION_COOKIE_NAME, None)
+
+
+def protect_session_save(request: HttpRequest) -> None:
+    """With no mode on, a session save the database refuses must not turn the page into a 500."""
+    session = getattr(request, "session", None)
+    if session is None or not (session.modified or settings.SESSION_SAVE_EVERY_REQUEST):
+        return
+    save = session.save
+
+    def save_or_keep_page(must_create: bool = False) -> None:
+        try:
+            save(must_create)
+        except Exception as error:
+            if not is_read_only_refusal(error):
+                raise
+            logger.warning("Session not saved: the database is read-only (%s).", error)
+
+    session.save = save_or_keep_page  # type: ignore[method-assign]

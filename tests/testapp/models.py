@@ -1,0 +1,11 @@
+from django.db import models
+
+
+class Note(models.Model):
+    text = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+
+
+class Counter(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+    hits = models.IntegerField(default=0)
