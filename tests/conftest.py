@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
+from dbtools import writes_allowed
+
 SWITCHES = ("READ_ONLY_MODE", "GET_ONLY_MODE")
 
 
@@ -15,10 +17,13 @@ def _no_switch_from_the_outside(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def user(db: None) -> User:
-    return User.objects.create_user("alice", password="wonderland")
+    # Fixtures are set up whatever mode a test turns on, as a maintenance script would.
+    with writes_allowed():
+        return User.objects.create_user("alice", password="wonderland")
 
 
 @pytest.fixture
 def logged_in(client, user):  # type: ignore[no-untyped-def]
-    client.force_login(user)
+    with writes_allowed():
+        client.force_login(user)
     return client

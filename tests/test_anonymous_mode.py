@@ -5,10 +5,11 @@ from __future__ import annotations
 from base64 import b64encode
 
 import pytest
-from django.contrib.sessions.models import Session
 from asgiref.sync import async_to_sync
+from django.contrib.sessions.models import Session
 from django.test import AsyncClient
 
+from dbtools import writes_allowed
 from tests.testapp.models import Note
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,8 @@ def test_a_logged_in_visitor_appears_logged_out(logged_in) -> None:  # type: ign
 def test_a_logged_in_visitor_appears_logged_out_to_async_views(user) -> None:  # type: ignore[no-untyped-def]
     async def scenario() -> None:
         client = AsyncClient()
-        await client.aforce_login(user)
+        with writes_allowed():
+            await client.aforce_login(user)
         response = await client.get("/awhoami/")
         assert response.content == b"anonymous"
 
@@ -55,7 +57,9 @@ def test_authorization_headers_are_ignored(client, user, authorization: str, set
 
 @pytest.mark.parametrize("save_every_request", [False, True])
 @pytest.mark.parametrize("path", ["/whoami/", "/session/", "/message/", "/page/"])
-def test_the_session_is_never_written(logged_in, settings, path: str, save_every_request: bool) -> None:  # type: ignore[no-untyped-def]
+def test_the_session_is_never_written(
+    logged_in, settings, path: str, save_every_request: bool
+) -> None:  # type: ignore[no-untyped-def]
     settings.SESSION_SAVE_EVERY_REQUEST = save_every_request
     before = list(Session.objects.values_list("session_key", "session_data", "expire_date"))
     response = logged_in.get(path)
@@ -96,6 +100,7 @@ def test_refusing_a_post_from_a_logged_in_visitor_writes_no_session(logged_in, s
 
 
 def test_reads_are_served(client) -> None:  # type: ignore[no-untyped-def]
-    Note.objects.create(text="kept")
+    with writes_allowed():
+        Note.objects.create(text="kept")
     response = client.get("/notes/")
     assert response.status_code == 200 and response.content == b"kept"

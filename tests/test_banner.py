@@ -13,7 +13,9 @@ def test_no_banner_and_falsy_context_when_off(client) -> None:  # type: ignore[n
     assert '<p id="ctx">off</p>' in page
 
 
-@pytest.mark.parametrize(("switch", "mode"), [("GET_ONLY_MODE", "get_only"), ("READ_ONLY_MODE", "anonymous")])
+@pytest.mark.parametrize(
+    ("switch", "mode"), [("GET_ONLY_MODE", "get_only"), ("READ_ONLY_MODE", "anonymous")]
+)
 def test_banner_and_context_while_a_mode_is_on(client, settings, switch: str, mode: str) -> None:  # type: ignore[no-untyped-def]
     setattr(settings, switch, "yes")
     settings.DBTOOLS_MESSAGE = "Back at 10:00 <UTC>"

@@ -22,7 +22,9 @@ def test_the_test_settings_pass_every_check() -> None:
     assert [m for m in run_checks() if m.id and m.id.startswith("dbtools.")] == []
 
 
-@pytest.mark.parametrize(("name", "check_id"), [("READ_ONLY_MODE", "dbtools.E001"), ("GET_ONLY_MODE", "dbtools.E002")])
+@pytest.mark.parametrize(
+    ("name", "check_id"), [("READ_ONLY_MODE", "dbtools.E001"), ("GET_ONLY_MODE", "dbtools.E002")]
+)
 def test_invalid_switch_setting(settings, name: str, check_id: str) -> None:  # type: ignore[no-untyped-def]
     setattr(settings, name, "yes please")
     [message] = ids(check_id)
@@ -68,7 +70,9 @@ def test_exempt_paths_must_compile(settings) -> None:  # type: ignore[no-untyped
         ("django.contrib.auth.middleware.AuthenticationMiddleware", "dbtools.E007"),
     ],
 )
-def test_middleware_must_come_after_session_and_auth(settings, moved_after: str, check_id: str) -> None:  # type: ignore[no-untyped-def]
+def test_middleware_must_come_after_session_and_auth(
+    settings, moved_after: str, check_id: str
+) -> None:  # type: ignore[no-untyped-def]
     order = [m for m in MIDDLEWARE_OK if m != moved_after] + [moved_after]
     settings.MIDDLEWARE = order
     [message] = ids(check_id)
@@ -109,7 +113,12 @@ def test_process_local_cache_is_a_warning(settings) -> None:  # type: ignore[no-
 
 def test_shared_cache_raises_no_warning(settings) -> None:  # type: ignore[no-untyped-def]
     settings.DBTOOLS_STATE = "cache"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379",
+        }
+    }
     assert ids("dbtools.W001") == []
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.sessions.models import Session
 from asgiref.sync import async_to_sync
+from django.contrib.sessions.models import Session
 from django.test import AsyncClient
 
+from dbtools import writes_allowed
 from tests.testapp.models import Note
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,8 @@ def test_visitors_stay_logged_in(logged_in) -> None:  # type: ignore[no-untyped-
 def test_visitors_stay_logged_in_under_asgi(user) -> None:  # type: ignore[no-untyped-def]
     async def scenario() -> None:
         client = AsyncClient()
-        await client.aforce_login(user)
+        with writes_allowed():
+            await client.aforce_login(user)
         assert (await client.get("/awhoami/")).content == b"alice"
         assert (await client.get("/whoami/")).content == b"alice"
 
@@ -33,7 +35,9 @@ def test_visitors_stay_logged_in_under_asgi(user) -> None:  # type: ignore[no-un
 
 @pytest.mark.parametrize("save_every_request", [False, True])
 @pytest.mark.parametrize("path", ["/whoami/", "/session/", "/message/"])
-def test_the_session_is_read_never_written(logged_in, settings, path: str, save_every_request: bool) -> None:  # type: ignore[no-untyped-def]
+def test_the_session_is_read_never_written(
+    logged_in, settings, path: str, save_every_request: bool
+) -> None:  # type: ignore[no-untyped-def]
     settings.SESSION_SAVE_EVERY_REQUEST = save_every_request
     before = list(Session.objects.values_list("session_key", "session_data", "expire_date"))
     response = logged_in.get(path)
@@ -84,22 +88,29 @@ def test_a_method_override_field_does_not_turn_a_post_into_a_read(logged_in) -> 
     assert Note.objects.count() == 0
 
 
-@pytest.mark.parametrize("header", ["HTTP_X_HTTP_METHOD_OVERRIDE", "HTTP_X_HTTP_METHOD", "HTTP_X_METHOD_OVERRIDE"])
+@pytest.mark.parametrize(
+    "header", ["HTTP_X_HTTP_METHOD_OVERRIDE", "HTTP_X_HTTP_METHOD", "HTTP_X_METHOD_OVERRIDE"]
+)
 def test_override_headers_do_not_turn_a_post_into_a_read(logged_in, header: str) -> None:  # type: ignore[no-untyped-def]
     response = logged_in.post("/notes/", {"text": "hello"}, **{header: "GET"})
     assert response.status_code == 503
     assert Note.objects.count() == 0
 
 
-@pytest.mark.parametrize("override", [{"HTTP_X_HTTP_METHOD_OVERRIDE": "DELETE"}, {"QUERY_STRING": "_method=DELETE"}])
-def test_a_get_asking_to_be_treated_as_a_write_is_refused(logged_in, override: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "override", [{"HTTP_X_HTTP_METHOD_OVERRIDE": "DELETE"}, {"QUERY_STRING": "_method=DELETE"}]
+)
+def test_a_get_asking_to_be_treated_as_a_write_is_refused(
+    logged_in, override: dict[str, str]
+) -> None:  # type: ignore[no-untyped-def]
     assert logged_in.get("/notes/", **override).status_code == 503
 
 
 def test_async_unsafe_request_is_refused(user) -> None:  # type: ignore[no-untyped-def]
     async def scenario() -> None:
         client = AsyncClient()
-        await client.aforce_login(user)
+        with writes_allowed():
+            await client.aforce_login(user)
         response = await client.post("/anotes/", {"text": "hello"})
         assert response.status_code == 503
         assert await Note.objects.acount() == 0

@@ -1,4 +1,4 @@
-"""A refused request: 503, Retry-After, never cached, a page for browsers and JSON for API clients."""
+"""A refused request: 503, Retry-After, never cached; a page for browsers, JSON for API clients."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def test_status_retry_after_and_no_caching(client) -> None:  # type: ignore[no-u
 
 
 def test_browser_gets_the_page_with_the_message(client) -> None:  # type: ignore[no-untyped-def]
-    response = client.post("/notes/", {"text": "hi"}, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    response = client.post(
+        "/notes/", {"text": "hi"}, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8"
+    )
     assert response["Content-Type"].startswith("text/html")
     assert [t.name for t in response.templates] == ["dbtools/read_only.html"]
     page = response.content.decode()
@@ -112,7 +114,9 @@ def test_a_custom_template_replaces_the_page(client, settings, tmp_path) -> None
 
 
 @pytest.mark.parametrize("mode", ["GET_ONLY_MODE", "READ_ONLY_MODE"])
-def test_the_refusal_makes_no_database_query(logged_in, settings, mode, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_the_refusal_makes_no_database_query(
+    logged_in, settings, mode, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
     setattr(settings, mode, True)
     with django_assert_num_queries(0):
         response = logged_in.post("/notes/", {"text": "hi"})

@@ -69,7 +69,9 @@ def test_an_unreadable_switch_keeps_writes_out_until_fixed(monkeypatch, caplog) 
     assert "GET_ONLY_MODE" in caplog.text and "enabled-ish" in caplog.text
 
 
-@pytest.mark.parametrize(("name", "check_id"), [("READ_ONLY_MODE", "dbtools.E001"), ("GET_ONLY_MODE", "dbtools.E002")])
+@pytest.mark.parametrize(
+    ("name", "check_id"), [("READ_ONLY_MODE", "dbtools.E001"), ("GET_ONLY_MODE", "dbtools.E002")]
+)
 def test_invalid_environment_value_is_a_system_check_error(
     monkeypatch: pytest.MonkeyPatch, name: str, check_id: str
 ) -> None:

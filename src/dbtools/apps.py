@@ -10,6 +10,8 @@ class DbToolsConfig(AppConfig):
 
     def ready(self) -> None:
         from dbtools import checks as dbtools_checks
+        from dbtools import guard
 
         for check in dbtools_checks.ALL_CHECKS:
             checks.register(check)
+        guard.install_everywhere()

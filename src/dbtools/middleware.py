@@ -140,7 +140,7 @@ def log_out(request: HttpRequest) -> None:
         request.META.pop(header, None)
     request.META.pop("REMOTE_USER", None)
     request.user = AnonymousUser()
-    request.auser = _anonymous  # type: ignore[attr-defined]
+    request.auser = _anonymous
     request.session = FrozenSession()
 
 
@@ -178,4 +178,4 @@ def protect_session_save(request: HttpRequest) -> None:
                 raise
             logger.warning("Session not saved: the database is read-only (%s).", error)
 
-    session.save = save_or_keep_page  # type: ignore[method-assign]
+    session.save = save_or_keep_page

@@ -99,5 +99,5 @@ def submitted_fields(request: HttpRequest) -> tuple[list[tuple[str, str]], list[
         for value in values
         if value.strip()
     ]
-    files = [upload.name or name for name, upload in uploads.items()]
+    files = [getattr(upload, "name", None) or name for name, upload in uploads.items()]
     return fields, files

@@ -21,7 +21,7 @@ class FrozenSession(SessionBase):
         self._sealed = False
 
     # SessionMiddleware saves when ``modified`` is true: it never is, whatever is assigned.
-    @property  # type: ignore[override]
+    @property
     def modified(self) -> bool:
         return False
 
@@ -38,7 +38,7 @@ class FrozenSession(SessionBase):
     def load(self) -> dict[str, Any]:
         if self._source is None:
             return {}
-        return dict(self._source._get_session())
+        return dict(self._source.items())
 
     def exists(self, session_key: str) -> bool:
         return session_key == self.session_key
@@ -59,7 +59,7 @@ class FrozenSession(SessionBase):
     async def aload(self) -> dict[str, Any]:
         if self._source is None:
             return {}
-        return dict(await self._source._aget_session())
+        return dict(await self._source.aitems())
 
     async def aexists(self, session_key: str) -> bool:
         return self.exists(session_key)

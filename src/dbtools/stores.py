@@ -1,9 +1,245 @@
-"""Where the runtime state lives between processes: settings only, a cache, or a file."""
+"""Where the runtime state lives between processes: settings only, a Django cache, or a file.
+
+Each process keeps its own copy, refreshed by a background thread at most every
+``DBTOOLS_REFRESH`` seconds, so neither a request nor a query ever waits on the store.
+"""
 
 from __future__ import annotations
 
-from dbtools.state import OFF, State
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from dbtools.conf import DEFAULT_REFRESH, conf
+from dbtools.signals import mode_changed
+from dbtools.state import OFF, Mode, State
+
+logger = logging.getLogger("dbtools")
+
+CACHE_KEY = "dbtools:state"
+WATCHED_SETTINGS = frozenset(
+    {"DBTOOLS_STATE", "DBTOOLS_CACHE", "DBTOOLS_STATE_FILE", "DBTOOLS_REFRESH", "CACHES"}
+)
+
+
+class StoreError(Exception):
+    """The runtime store could not be read or written, or held something that is not a state."""
+
+
+class Store(Protocol):
+    description: str
+
+    def read(self) -> State: ...
+
+    def write(self, state: State) -> None: ...
+
+
+def encode(state: State) -> str:
+    return json.dumps(
+        {
+            "mode": state.mode.value,
+            "message": state.message,
+            "retry_after": state.retry_after,
+            "since": state.since.isoformat() if state.since else None,
+            "until": state.until.isoformat() if state.until else None,
+            "set_by": state.set_by,
+        }
+    )
+
+
+def decode(text: object) -> State:
+    try:
+        data = json.loads(text)  # type: ignore[arg-type]
+        retry_after = data["retry_after"]
+        if not isinstance(retry_after, int) or isinstance(retry_after, bool) or retry_after < 0:
+            raise ValueError(f"retry_after {retry_after!r}")
+        if not isinstance(data["message"], str) or not isinstance(data["set_by"], str):
+            raise ValueError("message and set_by must be text")
+        return State(
+            mode=Mode(data["mode"]),
+            message=data["message"],
+            retry_after=retry_after,
+            since=_moment(data["since"]),
+            until=_moment(data["until"]),
+            set_by=data["set_by"],
+            source="store",
+        )
+    except (TypeError, ValueError, KeyError) as error:
+        raise StoreError(f"the store holds something that is not a state: {error}") from error
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone")
+    return moment
+
+
+class CacheStore:
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.description = f"cache {alias!r}"
+
+    def read(self) -> State:
+        try:
+            value = caches[self.alias].get(CACHE_KEY)
+        except Exception as error:  # every cache backend fails in its own way
+            raise StoreError(f"cannot read {self.description}: {error}") from error
+        return OFF if value is None else decode(value)
+
+    def write(self, state: State) -> None:
+        try:
+            caches[self.alias].set(CACHE_KEY, encode(state), timeout=None)
+        except Exception as error:
+            raise StoreError(f"cannot write {self.description}: {error}") from error
+        # Some backends swallow errors (django-redis IGNORE_EXCEPTIONS): read it back.
+        if self.read() != state:
+            raise StoreError(f"{self.description} did not keep the new state")
+
+
+class FileStore:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.description = f"file {str(self.path)!r}"
+
+    def read(self) -> State:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return OFF
+        except OSError as error:
+            raise StoreError(f"cannot read {self.description}: {error}") from error
+        return decode(text)
+
+    def write(self, state: State) -> None:
+        # Written beside the target and renamed over it: a reader sees the old state or
+        # the new one, never half of either.
+        try:
+            fd, temporary = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+            )
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(encode(state))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.chmod(temporary, 0o644)
+                os.replace(temporary, self.path)
+            except BaseException:
+                os.unlink(temporary)
+                raise
+        except OSError as error:
+            raise StoreError(f"cannot write {self.description}: {error}") from error
+
+
+def configured_store() -> Store | None:
+    """The store DBTOOLS_STATE names, or None when the state lives in settings only."""
+    backend = conf.DBTOOLS_STATE
+    if backend == "cache":
+        return CacheStore(str(conf.DBTOOLS_CACHE))
+    if backend == "file" and conf.DBTOOLS_STATE_FILE:
+        return FileStore(str(conf.DBTOOLS_STATE_FILE))
+    return None
+
+
+def refresh_interval() -> float:
+    value = conf.DBTOOLS_REFRESH
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 60:
+        return float(value)
+    return DEFAULT_REFRESH
+
+
+class Watcher:
+    """This process's copy of the stored state, kept fresh by a daemon thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = OFF
+        self._pid = 0
+        self._stop = threading.Event()
+        self._last_error_at = float("-inf")
+
+    def state(self) -> State:
+        # A forked worker (gunicorn --preload) has no thread yet: start its own.
+        if self._pid != os.getpid():
+            self._start()
+        return self._state
+
+    def reset(self) -> None:
+        """Forget the store and stop the thread; the next read starts afresh."""
+        with self._lock:
+            self._stop.set()
+            self._pid = 0
+            self._state = OFF
+
+    def refresh_now(self) -> State:
+        """Read the store at once (the thread still refreshes on its own)."""
+        store = configured_store()
+        if store is not None:
+            self._refresh(store, refresh_interval())
+        return self._state
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._stop.set()
+            self._stop = stop = threading.Event()
+            store = configured_store()
+            interval = refresh_interval()
+            if store is not None:
+                # The first read is made before any request is served: a process that
+                # starts while the site is read-only must not let one write through.
+                self._refresh(store, interval)
+                threading.Thread(
+                    target=self._run,
+                    args=(store, interval, stop),
+                    name="dbtools-state",
+                    daemon=True,
+                ).start()
+            self._pid = os.getpid()
+
+    def _run(self, store: Store, interval: float, stop: threading.Event) -> None:
+        while not stop.wait(interval):
+            self._refresh(store, interval)
+
+    def _refresh(self, store: Store, interval: float) -> None:
+        try:
+            state = store.read()
+        except StoreError as error:
+            now = time.monotonic()
+            if now - self._last_error_at >= interval:
+                self._last_error_at = now
+                logger.error("Keeping the last known state (%s): %s", self._state.mode.value, error)
+            return
+        if state.expired():
+            state = OFF
+        previous = self._state
+        if state != previous:
+            self._state = state
+            mode_changed.send(sender=Watcher, state=state, previous=previous)
+
+
+watcher = Watcher()
 
 
 def store_state() -> State:
-    return OFF
+    return watcher.state()
+
+
+@receiver(setting_changed)
+def _restart_on_setting_change(*, setting: str, **kwargs: object) -> None:
+    if setting in WATCHED_SETTINGS:
+        watcher.reset()

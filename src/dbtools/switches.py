@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 
-from dbtools.conf import DEFAULT_MESSAGE, DEFAULT_RETRY_AFTER, conf
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from dbtools.conf import DEFAULT_MESSAGE, DEFAULT_RETRY_AFTER, conf, environ_value
 from dbtools.state import OFF, Mode, State
 
 logger = logging.getLogger("dbtools")
@@ -57,22 +59,41 @@ def retry_after_setting() -> int:
 
 
 def settings_state() -> State:
-    """The state the two switches in settings or the environment give."""
-    raw = (conf.READ_ONLY_MODE, conf.GET_ONLY_MODE)
-    try:
-        mode = _switched_mode(*raw)
-    except TypeError:  # an unhashable value: not cacheable, and never valid
-        mode = _switched_mode.__wrapped__(*raw)
-    if mode is Mode.OFF:
-        return OFF
-    return State(mode=mode, message=message_setting(), retry_after=retry_after_setting())
+    """The state the two switches in settings or the environment give.
+
+    Computed once and kept until a setting changes (``override_settings`` included) or
+    one of the two environment variables does; checking that costs two dict lookups,
+    because the database guard asks on every query.
+    """
+    global _snapshot
+    key = (_generation, environ_value("READ_ONLY_MODE"), environ_value("GET_ONLY_MODE"))
+    snapshot = _snapshot
+    if snapshot is not None and snapshot[0] == key:
+        return snapshot[1]
+    mode = _switched_mode(conf.READ_ONLY_MODE, conf.GET_ONLY_MODE)
+    state = OFF
+    if mode is not Mode.OFF:
+        state = State(mode=mode, message=message_setting(), retry_after=retry_after_setting())
+    _snapshot = (key, state)
+    return state
 
 
-@lru_cache(maxsize=32)
+_generation = 0
+_snapshot: tuple[tuple[object, ...], State] | None = None
+
+
+@receiver(setting_changed)
+def _forget_on_setting_change(*, setting: str, **kwargs: object) -> None:
+    global _generation
+    if setting in ("READ_ONLY_MODE", "GET_ONLY_MODE") or setting.startswith("DBTOOLS_"):
+        _generation += 1
+
+
 def _switched_mode(read_only: object, get_only: object) -> Mode:
     # A switch nobody can read is taken as on: during a migration a write that slips
     # through costs far more than a page that is read-only for no reason. The system
-    # check reports the value; this logs it once per value for processes that skip checks.
+    # check reports the value; this logs it each time the value changes, for processes
+    # that never run the checks.
     if _switch_on("READ_ONLY_MODE", read_only):
         return Mode.ANONYMOUS
     if _switch_on("GET_ONLY_MODE", get_only):

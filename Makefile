@@ -1,0 +1,41 @@
+# Two commands for a fresh clone: `make demo` and `make test`. Each sets up what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+# An optional Django series to test against, e.g. `make test DJANGO=6.1` (needs Python 3.12+).
+DJANGO ?=
+BIN := $(VENV)/bin
+comma := ,
+STAMP := $(VENV)/.installed$(DJANGO)
+DJANGO_PIN := $(if $(DJANGO),"Django~=$(DJANGO).0",)
+
+.PHONY: demo test lint matrix clean
+
+$(STAMP): pyproject.toml requirements/test.txt requirements/lint.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e . -r requirements/test.txt -r requirements/lint.txt $(DJANGO_PIN)
+	@$(BIN)/python -m pip install -q mysqlclient || echo "mysqlclient could not be built (it needs the MySQL client headers and pkg-config): MariaDB/MySQL will not be tested."
+	@rm -f $(VENV)/.installed*
+	@touch $@
+
+demo: $(STAMP)
+	cd example && ../$(BIN)/python manage.py migrate --noinput
+	cd example && ../$(BIN)/python manage.py load_demo
+	@echo "Demo on http://127.0.0.1:8000/  (user: demo, password: demo)"
+	cd example && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(STAMP)
+	$(BIN)/python scripts/test_all_backends.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Python 3.10-3.13 x Django 5.2, 6.0, 6.1 (see tox.ini); CORNERS=1 runs the oldest and newest only.
+matrix: $(STAMP)
+	$(BIN)/python -m pip install -q "tox>=4"
+	$(BIN)/tox $(if $(CORNERS),-e py310-django52$(comma)py313-django61,)
+
+clean:
+	rm -rf $(VENV) .tox *.sqlite3 example/var

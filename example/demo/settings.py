@@ -1,0 +1,79 @@
+"""The demo site: a small notes board on SQLite, with django-db-tools installed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent.parent
+VAR = Path(os.environ.get("DEMO_VAR_DIR", HERE / "var"))
+VAR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = "demo-only-not-secret"
+DEBUG = os.environ.get("DEMO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+USE_TZ = True
+ROOT_URLCONF = "demo.urls"
+WSGI_APPLICATION = "demo.wsgi.application"
+ASGI_APPLICATION = "demo.asgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+STATIC_URL = "static/"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("DEMO_DB", str(VAR / "demo.sqlite3")),
+    }
+}
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "dbtools",
+    "notes",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "dbtools.middleware.ReadOnlyMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [HERE / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "dbtools.context_processors.read_only",
+            ]
+        },
+    }
+]
+
+# The runtime switch: `python manage.py dbtools on` in a second terminal flips the running demo.
+DBTOOLS_STATE = os.environ.get("DBTOOLS_STATE", "file")
+DBTOOLS_STATE_FILE = os.environ.get("DBTOOLS_STATE_FILE", str(VAR / "dbtools-state.json"))
+DBTOOLS_EXEMPT_PATHS = [r"^/healthz$"]
+if os.environ.get("DEMO_REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["DEMO_REDIS_URL"],
+        }
+    }
