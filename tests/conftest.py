@@ -27,3 +27,6 @@ def logged_in(client, user):  # type: ignore[no-untyped-def]
     with writes_allowed():
         client.force_login(user)
     return client
+
+
+pytest_plugins = ["tests.database"]

@@ -7,7 +7,12 @@ import os
 BACKEND = os.environ.get("DBTOOLS_TEST_DB", "sqlite")
 
 _DATABASES = {
-    "sqlite": {"ENGINE": "django.db.backends.sqlite3", "NAME": "dbtools_test.sqlite3"},
+    # A file, not the in-memory default, so a second connection can look at it from outside.
+    "sqlite": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": "dbtools_test.sqlite3",
+        "TEST": {"NAME": os.environ.get("DBTOOLS_SQLITE_TEST_NAME", "dbtools_test_db.sqlite3")},
+    },
     "postgresql": {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": "test",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -44,6 +45,8 @@ _request_path: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _refused: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
     "dbtools_refused", default=None
 )
+
+SQLITE_WRITE_LOCK = re.compile(r"\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b", re.IGNORECASE)
 
 # What the native layer last applied, per Django connection: the raw driver connection it
 # was applied on (a reconnect starts afresh) and whether it was read-only.
@@ -120,6 +123,11 @@ def check_statement(
         text = _text(sql, connection)
         if not is_read(text, connection.vendor):
             _refuse(connection.alias, text)
+        if connection.vendor == "sqlite" and SQLITE_WRITE_LOCK.match(text):
+            # PRAGMA query_only refuses the write lock that BEGIN IMMEDIATE/EXCLUSIVE take;
+            # a deferred transaction reads the same, so atomic() keeps working in every
+            # transaction_mode.
+            sql = "BEGIN"
     try:
         return execute(sql, params, many, context)
     except DatabaseError as error:

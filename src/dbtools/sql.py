@@ -86,8 +86,8 @@ def is_read(sql: str, vendor: str = "") -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _is_read(sql: str, backslash_escapes: bool) -> bool:
-    return all(_statement_reads(s) for s in _statements(sql, backslash_escapes))
+def _is_read(sql: str, mysql: bool) -> bool:
+    return all(_statement_reads(s, mysql) for s in _statements(sql, mysql))
 
 
 def _statements(sql: str, backslash_escapes: bool) -> list[str]:
@@ -152,7 +152,7 @@ def _skip_quoted(sql: str, start: int, quote: str, escapes: bool) -> int:
     raise Unsure("unterminated quoted text")
 
 
-def _statement_reads(statement: str) -> bool:
+def _statement_reads(statement: str, mysql: bool) -> bool:
     words = [w.upper() for w in WORD.findall(statement)]
     if not words:
         return not statement.strip(" \t\r\n()")
@@ -160,7 +160,7 @@ def _statement_reads(statement: str) -> bool:
     if first in READ_STARTS or first == "WITH":
         return _select_reads(words, statement)
     if first == "EXPLAIN":
-        return _explain_reads(words, statement)
+        return _explain_reads(words, statement, mysql)
     if first in TRANSACTION_STARTS:
         # START TRANSACTION READ WRITE or BEGIN ... READ WRITE would undo a read-only session.
         return not _has_sequence(words, ("READ", "WRITE"))
@@ -195,6 +195,8 @@ EXPLAIN_OPTIONS = frozenset(
         "TRADITIONAL",
         "TREE",
         "TRUE",
+        "FALSE",
+        "OFF",
         "ON",
         "BUFFERS",
         "COSTS",
@@ -214,9 +216,10 @@ EXPLAIN_OPTIONS = frozenset(
 )
 
 
-def _explain_reads(words: list[str], statement: str) -> bool:
+def _explain_reads(words: list[str], statement: str, mysql: bool) -> bool:
     # EXPLAIN only plans a statement; EXPLAIN ANALYZE runs it, so it is judged like it.
-    if "ANALYZE" not in words and "ANALYSE" not in words:
+    # MySQL and MariaDB refuse even the plan of a write in a read-only transaction.
+    if "ANALYZE" not in words and "ANALYSE" not in words and not mysql:
         return True
     body = words[1:]
     while body and body[0] in EXPLAIN_OPTIONS:
