@@ -28,7 +28,7 @@ COMMON = [
     ("WITH t AS (SELECT 1 AS x) SELECT x FROM t", READ),
     ("with t as (select 1 as x) select x from t", READ),
     (
-        "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3) SELECT n FROM c",
+        "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c WHERE n<3) SELECT * FROM c",
         READ,
     ),
     (f"SELECT v FROM {S} ORDER BY id LIMIT 1", READ),

@@ -1,4 +1,4 @@
-"""The statement check: on the real database, with a mode on, no write lands and no read is refused."""
+"""The statement check on the real database, mode on: no write lands, no read is refused."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from django.db import connection
 from dbtools import ReadOnlyError
 from tests.database import snapshot
 from tests.statement_corpus import READ, WRITE, corpus
-
 
 VENDORS = ("sqlite", "postgresql", "mysql")
 
