@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 BACKEND = os.environ.get("DBTOOLS_TEST_DB", "sqlite")
 
-_DATABASES = {
+_DATABASES: dict[str, dict[str, Any]] = {
     # A file, not the in-memory default, so a second connection can look at it from outside.
     "sqlite": {
         "ENGINE": "django.db.backends.sqlite3",
@@ -31,6 +32,10 @@ _DATABASES = {
     },
 }
 DATABASES = {"default": _DATABASES[BACKEND]}
+# A suite started from inside the suite (to prove test databases are made whatever the mode)
+# needs test databases of its own.
+if os.environ.get("DBTOOLS_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["DBTOOLS_TEST_DB_NAME"]}
 
 SECRET_KEY = "dbtools-tests-only"
 DEBUG = False

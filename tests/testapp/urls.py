@@ -17,5 +17,7 @@ urlpatterns = [
     path("page/", views.page),
     path("health/", views.health),
     path("header-auth/", views.header_auth),
+    path("signal/", views.signalled),
+    path("magic-login/", views.magic_login),
     path("login/", auth_views.LoginView.as_view(template_name="testapp/login.html")),
 ]

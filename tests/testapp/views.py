@@ -78,3 +78,19 @@ def header_auth(request: HttpRequest) -> HttpResponse:
     if scheme.lower() in ("token", "bearer") and credentials:
         return HttpResponse(f"token:{credentials}")
     return HttpResponse("anonymous")
+
+
+def signalled(request: HttpRequest) -> HttpResponse:
+    from tests.testapp.signals import page_viewed
+
+    page_viewed.send(sender=None, path=request.path)
+    return HttpResponse("signalled")
+
+
+def magic_login(request: HttpRequest) -> HttpResponse:
+    """A GET that logs the visitor in (magic links, OAuth callbacks): it writes last_login."""
+    from django.contrib.auth import login
+    from django.contrib.auth.models import User
+
+    login(request, User.objects.get(username=request.GET["username"]))
+    return HttpResponse("logged in")
