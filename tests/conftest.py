@@ -29,4 +29,4 @@ def logged_in(client, user):  # type: ignore[no-untyped-def]
     return client
 
 
-pytest_plugins = ["tests.database"]
+pytest_plugins = ["tests.database", "tests.redis_support"]

@@ -25,7 +25,6 @@ class State:
     since: datetime | None = None
     until: datetime | None = None
     set_by: str = ""
-    source: str = "settings"
 
     @property
     def active(self) -> bool:

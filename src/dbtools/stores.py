@@ -39,7 +39,8 @@ class StoreError(Exception):
 class Store(Protocol):
     description: str
 
-    def read(self) -> State: ...
+    def read(self) -> State | None:
+        """The stored state, or None when nothing was ever stored (or it was lost)."""
 
     def write(self, state: State) -> None: ...
 
@@ -72,7 +73,6 @@ def decode(text: object) -> State:
             since=_moment(data["since"]),
             until=_moment(data["until"]),
             set_by=data["set_by"],
-            source="store",
         )
     except (TypeError, ValueError, KeyError) as error:
         raise StoreError(f"the store holds something that is not a state: {error}") from error
@@ -92,12 +92,12 @@ class CacheStore:
         self.alias = alias
         self.description = f"cache {alias!r}"
 
-    def read(self) -> State:
+    def read(self) -> State | None:
         try:
             value = caches[self.alias].get(CACHE_KEY)
         except Exception as error:  # every cache backend fails in its own way
             raise StoreError(f"cannot read {self.description}: {error}") from error
-        return OFF if value is None else decode(value)
+        return None if value is None else decode(value)
 
     def write(self, state: State) -> None:
         try:
@@ -114,11 +114,11 @@ class FileStore:
         self.path = Path(path)
         self.description = f"file {str(self.path)!r}"
 
-    def read(self) -> State:
+    def read(self) -> State | None:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return OFF
+            return None
         except OSError as error:
             raise StoreError(f"cannot read {self.description}: {error}") from error
         return decode(text)
@@ -218,13 +218,23 @@ class Watcher:
     def _refresh(self, store: Store, interval: float) -> None:
         try:
             state = store.read()
+            if state is None and self._state.active:
+                # `dbtools off` stores an explicit off: a state that vanishes (a Redis
+                # restarted without persistence, a flushed cache) is a fault, and turning
+                # writes back on in the middle of a migration is the worst answer to it.
+                raise StoreError(f"the state is missing from {store.description}")
         except StoreError as error:
             now = time.monotonic()
             if now - self._last_error_at >= interval:
                 self._last_error_at = now
-                logger.error("Keeping the last known state (%s): %s", self._state.mode.value, error)
+                logger.error(
+                    "Keeping the last known state (%s): %s. `manage.py dbtools off` "
+                    "stores an explicit off.",
+                    self._state.mode.value,
+                    error,
+                )
             return
-        if state.expired():
+        if state is None or state.expired():
             state = OFF
         previous = self._state
         if state != previous:

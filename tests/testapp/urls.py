@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from tests.testapp import views
 
@@ -20,4 +20,5 @@ urlpatterns = [
     path("signal/", views.signalled),
     path("magic-login/", views.magic_login),
     path("login/", auth_views.LoginView.as_view(template_name="testapp/login.html")),
+    path("ops/status/", include("dbtools.urls")),
 ]

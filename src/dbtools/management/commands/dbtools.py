@@ -21,6 +21,11 @@ from dbtools.switches import message_setting, retry_after_setting, settings_stat
 READ_MARGIN = 0.5
 
 
+def operator() -> str:
+    """Who is switching: user@host, kept in the state for `dbtools status`."""
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
 def _duration(text: str) -> timedelta:
     try:
         return parse_duration(text)
@@ -124,8 +129,7 @@ class Command(BaseCommand):
             ),
             since=now,
             until=until,
-            set_by=f"{getpass.getuser()}@{socket.gethostname()}",
-            source="store",
+            set_by=operator(),
         )
         self.write(state)
         label = "Anonymous" if state.mode is Mode.ANONYMOUS else "GET-only"
@@ -133,7 +137,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{label} mode is on everywhere{ending}."))
 
     def switch_off(self) -> None:
-        self.write(OFF)
+        self.write(State(mode=Mode.OFF, since=utcnow(), set_by=operator()))
         overriding = settings_state()
         if overriding.active:
             switch = "READ_ONLY_MODE" if overriding.mode is Mode.ANONYMOUS else "GET_ONLY_MODE"
