@@ -70,10 +70,13 @@ TEMPLATES = [
 DBTOOLS_STATE = os.environ.get("DBTOOLS_STATE", "file")
 DBTOOLS_STATE_FILE = os.environ.get("DBTOOLS_STATE_FILE", str(VAR / "dbtools-state.json"))
 DBTOOLS_EXEMPT_PATHS = [r"^/healthz$"]
+# A fleet shares the state through Redis: DBTOOLS_STATE=cache DEMO_REDIS_URL=redis://...
 if os.environ.get("DEMO_REDIS_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["DEMO_REDIS_URL"],
+            "KEY_PREFIX": os.environ.get("DEMO_REDIS_PREFIX", "demo"),
         }
     }
+DBTOOLS_REFRESH = float(os.environ.get("DBTOOLS_REFRESH", "1"))

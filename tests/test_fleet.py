@@ -1,0 +1,160 @@
+"""A fleet on real Redis: the demo under gunicorn (4 workers) and under uvicorn (ASGI, 2 workers).
+
+After `dbtools on` returns, every unsafe request to any worker is refused and no write lands;
+after `dbtools off` returns, every worker accepts writes again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from tests.redis_support import free_port
+from tests.settings import BACKEND
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "example"
+
+
+def request(url: str, data: dict[str, str] | None = None) -> tuple[int, str]:
+    """One request on a new connection; the status and the worker that answered."""
+    body = None if data is None else json.dumps(data).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, response.headers["X-Served-By"]
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["X-Served-By"]
+
+
+class Fleet:
+    def __init__(self, tmp_path: Path, redis_url: str) -> None:
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "demo.settings",
+            "PYTHONPATH": f"{EXAMPLE}{os.pathsep}{ROOT}",
+            "DEMO_VAR_DIR": str(tmp_path),
+            "DEMO_DEBUG": "0",
+            "DBTOOLS_STATE": "cache",
+            "DEMO_REDIS_URL": redis_url,
+            "DEMO_REDIS_PREFIX": f"fleet-{uuid4().hex}",
+        }
+        for name in ("READ_ONLY_MODE", "GET_ONLY_MODE"):
+            self.env.pop(name, None)
+        self.database = tmp_path / "demo.sqlite3"
+        self.servers: list[subprocess.Popen[bytes]] = []
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLE / "manage.py"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result
+
+    def serve(self, *command: str, port: int) -> str:
+        self.servers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", *command],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if request(base + "/healthz")[0] == 200:
+                    return base
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"{command[0]} did not start"
+            time.sleep(0.1)
+
+    def notes(self) -> int:
+        with sqlite3.connect(self.database) as db:
+            return int(db.execute("SELECT COUNT(*) FROM notes_note").fetchone()[0])
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+def every_worker(base: str, workers: int, data: dict[str, str] | None) -> list[int]:
+    """Requests until each of ``workers`` processes answered at least three; their statuses."""
+    seen: dict[str, int] = {}
+    statuses: list[int] = []
+    for _ in range(600):
+        status, pid = request(base + "/api/notes/", data)
+        statuses.append(status)
+        seen[pid] = seen.get(pid, 0) + 1
+        if len(seen) >= workers and min(seen.values()) >= 3:
+            return statuses
+    raise AssertionError(f"only reached workers {seen}")
+
+
+if BACKEND == "sqlite":  # the demo runs on SQLite: once per suite run is enough
+
+    @pytest.fixture
+    def fleet(tmp_path: Path, redis_url: str) -> Iterator[Fleet]:
+        fleet = Fleet(tmp_path, redis_url)
+        fleet.manage("migrate", "-v0")
+        fleet.manage("load_demo")
+        yield fleet
+        fleet.stop()
+
+    @pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
+    def test_the_switch_reaches_every_worker(fleet: Fleet, server: str) -> None:
+        port = free_port()
+        if server == "gunicorn":
+            base = fleet.serve(
+                "gunicorn",
+                "-w",
+                "4",
+                "-b",
+                f"127.0.0.1:{port}",
+                "tests.fleet:application",
+                port=port,
+            )
+            workers = 4
+        else:
+            base = fleet.serve(
+                "uvicorn",
+                "--workers",
+                "2",
+                "--port",
+                str(port),
+                "tests.fleet:asgi_application",
+                port=port,
+            )
+            workers = 2
+        note = {"text": "written by the fleet test"}
+        assert set(every_worker(base, workers, note)) == {201}
+        written = fleet.notes()
+
+        output = fleet.manage("dbtools", "on").stdout
+        assert "Waiting" in output
+        assert set(every_worker(base, workers, note)) == {503}
+        assert set(every_worker(base, workers, None)) == {200}
+        assert fleet.notes() == written
+
+        fleet.manage("dbtools", "off")
+        assert set(every_worker(base, workers, note)) == {201}
+        assert fleet.notes() > written
