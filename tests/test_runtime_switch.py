@@ -233,6 +233,7 @@ def wait_for(condition: Any, seconds: float = 3.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.django_db(transaction=True)  # reads while on make a test-long transaction read-only
 def test_redis_stopped_and_restarted(client, settings, private_redis, caplog) -> None:  # type: ignore[no-untyped-def]
     settings.CACHES = {
         **settings.CACHES,

@@ -165,7 +165,7 @@ class Watcher:
     """This process's copy of the stored state, kept fresh by a daemon thread."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._state = OFF
         self._pid = 0
         self._stop = threading.Event()
@@ -184,13 +184,6 @@ class Watcher:
             self._pid = 0
             self._state = OFF
 
-    def refresh_now(self) -> State:
-        """Read the store at once (the thread still refreshes on its own)."""
-        store = configured_store()
-        if store is not None:
-            self._refresh(store, refresh_interval())
-        return self._state
-
     def _start(self) -> None:
         with self._lock:
             if self._pid == os.getpid():
@@ -202,7 +195,7 @@ class Watcher:
             if store is not None:
                 # The first read is made before any request is served: a process that
                 # starts while the site is read-only must not let one write through.
-                self._refresh(store, interval)
+                self._refresh(store, interval, stop)
                 threading.Thread(
                     target=self._run,
                     args=(store, interval, stop),
@@ -213,9 +206,9 @@ class Watcher:
 
     def _run(self, store: Store, interval: float, stop: threading.Event) -> None:
         while not stop.wait(interval):
-            self._refresh(store, interval)
+            self._refresh(store, interval, stop)
 
-    def _refresh(self, store: Store, interval: float) -> None:
+    def _refresh(self, store: Store, interval: float, stop: threading.Event) -> None:
         try:
             state = store.read()
             if state is None and self._state.active:
@@ -236,13 +229,24 @@ class Watcher:
             return
         if state is None or state.expired():
             state = OFF
-        previous = self._state
-        if state != previous:
+        with self._lock:
+            if stop.is_set():
+                return  # a reset happened while this read was under way: it is stale
+            previous = self._state
             self._state = state
+        if state != previous:
             mode_changed.send(sender=Watcher, state=state, previous=previous)
 
 
+    def forget_parent(self) -> None:
+        """In a forked child: the parent's thread and lock do not exist here."""
+        self._lock = threading.RLock()
+        self._pid = 0
+
+
 watcher = Watcher()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=watcher.forget_parent)
 
 
 def store_state() -> State:
