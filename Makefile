@@ -8,7 +8,7 @@ comma := ,
 STAMP := $(VENV)/.installed$(DJANGO)
 DJANGO_PIN := $(if $(DJANGO),"Django~=$(DJANGO).0",)
 
-.PHONY: demo test lint matrix clean
+.PHONY: demo test lint matrix clean browser
 
 $(STAMP): pyproject.toml requirements/test.txt requirements/lint.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,17 @@ demo: $(STAMP)
 	@echo "Demo on http://127.0.0.1:8000/  (user: demo, password: demo)"
 	cd example && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium (never a browser Playwright downloads).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Debian's chromium for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "chromium is not installed (Debian: sudo apt install chromium): browser tests will be skipped"; \
+		fi; }
+
+test: $(STAMP) browser
 	$(BIN)/python scripts/test_all_backends.py
 
 lint: $(STAMP)

@@ -46,13 +46,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 INSTALLED_APPS = [
+    "tests.testapp",  # first, so its admin/base_site.html (with the banner) wins
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "dbtools",
-    "tests.testapp",
 ]
 
 MIDDLEWARE = [

@@ -237,7 +237,6 @@ class Watcher:
         if state != previous:
             mode_changed.send(sender=Watcher, state=state, previous=previous)
 
-
     def forget_parent(self) -> None:
         """In a forked child: the parent's thread and lock do not exist here."""
         self._lock = threading.RLock()
