@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from django.conf import settings as django_settings
 
@@ -15,29 +14,6 @@ DEFAULT_MESSAGE = (
 DEFAULT_RETRY_AFTER = 300
 DEFAULT_REFRESH = 1.0
 STATE_BACKENDS = ("settings", "cache", "file")
-
-
-def _environ_reader() -> Callable[[str], str | None]:
-    # os.environ.get encodes the key and decodes the value on every call (about 0.5 us);
-    # the switches are read on every query, so look in the mapping behind it where the
-    # platform keeps one, and fall back to the public API elsewhere.
-    data = getattr(os.environ, "_data", None)
-    if os.name != "posix" or not isinstance(data, dict):
-        return os.environ.get
-    encoding = sys.getfilesystemencoding()
-    keys: dict[str, bytes] = {}
-
-    def read(name: str) -> str | None:
-        key = keys.get(name)
-        if key is None:
-            key = keys[name] = name.encode(encoding, "surrogateescape")
-        raw = data.get(key)
-        return None if raw is None else raw.decode(encoding, "surrogateescape")
-
-    return read
-
-
-environ_value = _environ_reader()
 
 
 class Settings:
@@ -52,7 +28,7 @@ class Settings:
         """
         value = getattr(django_settings, name, None)
         if value is None:
-            return environ_value(name)
+            return os.environ.get(name)
         return value
 
     @property

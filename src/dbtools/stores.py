@@ -167,13 +167,12 @@ class Watcher:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._state = OFF
-        self._pid = 0
+        self._started = False
         self._stop = threading.Event()
         self._last_error_at = float("-inf")
 
     def state(self) -> State:
-        # A forked worker (gunicorn --preload) has no thread yet: start its own.
-        if self._pid != os.getpid():
+        if not self._started:
             self._start()
         return self._state
 
@@ -181,12 +180,12 @@ class Watcher:
         """Forget the store and stop the thread; the next read starts afresh."""
         with self._lock:
             self._stop.set()
-            self._pid = 0
+            self._started = False
             self._state = OFF
 
     def _start(self) -> None:
         with self._lock:
-            if self._pid == os.getpid():
+            if self._started:
                 return
             self._stop.set()
             self._stop = stop = threading.Event()
@@ -202,7 +201,7 @@ class Watcher:
                     name="dbtools-state",
                     daemon=True,
                 ).start()
-            self._pid = os.getpid()
+            self._started = True
 
     def _run(self, store: Store, interval: float, stop: threading.Event) -> None:
         while not stop.wait(interval):
@@ -238,9 +237,13 @@ class Watcher:
             mode_changed.send(sender=Watcher, state=state, previous=previous)
 
     def forget_parent(self) -> None:
-        """In a forked child: the parent's thread and lock do not exist here."""
+        """In a forked child (gunicorn --preload): the parent's thread and lock are not here.
+
+        The child keeps the parent's last known state and starts its own thread on first use.
+        """
         self._lock = threading.RLock()
-        self._pid = 0
+        self._stop = threading.Event()
+        self._started = False
 
 
 watcher = Watcher()
