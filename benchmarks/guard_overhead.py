@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import Config, Group, emit, measure, option  # noqa: E402
-from benchmarks.setup_django import configure  # noqa: E402
+from benchmarks.setup_django import configure, remove_guard  # noqa: E402
 
 DATABASE = "postgresql" if "postgresql" in sys.argv else "sqlite"
 configure(DATABASE)
@@ -30,15 +30,9 @@ from django.test.utils import override_settings  # noqa: E402
 from dbtools import guard  # noqa: E402
 
 
-def remove_dbtools() -> None:
-    if guard.check_statement in connection.execute_wrappers:
-        connection.execute_wrappers.remove(guard.check_statement)
-    connection.__dict__.pop("create_cursor", None)
-
-
 @contextmanager
 def no_guard() -> Iterator[None]:
-    remove_dbtools()
+    remove_guard()
     yield
     guard.install(connection)
 
@@ -52,7 +46,7 @@ def dbtools_mode(on: bool) -> Iterator[None]:
 
 @contextmanager
 def read_only_package(read_only: bool) -> Iterator[None]:
-    remove_dbtools()
+    remove_guard()
     django_read_only.install_hook(connection)
     django_read_only.read_only = read_only
     yield

@@ -63,3 +63,14 @@ def configure(database: str = "sqlite", **extra: Any) -> None:
     from django.contrib.auth.models import User
 
     User.objects.get_or_create(username="reader")
+
+
+def remove_guard() -> None:
+    """Take dbtools' two hooks off the default connection, for the no-guard baselines."""
+    from django.db import connection
+
+    from dbtools import guard
+
+    if guard.check_statement in connection.execute_wrappers:
+        connection.execute_wrappers.remove(guard.check_statement)
+    connection.__dict__.pop("create_cursor", None)

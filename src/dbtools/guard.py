@@ -17,8 +17,7 @@ import contextvars
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction
@@ -28,6 +27,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.creation import BaseDatabaseCreation
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 from dbtools.conf import conf
 from dbtools.errors import ReadOnlyError, is_read_only_refusal
@@ -40,12 +40,11 @@ logger = logging.getLogger("dbtools")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _allowed: contextvars.ContextVar[bool] = contextvars.ContextVar("dbtools_allowed", default=False)
-_request_path: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "dbtools_request_path", default=None
+# The request being served in this thread or task, for logs and for the response phase.
+current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
+    "dbtools_request", default=None
 )
-_refused: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
-    "dbtools_refused", default=None
-)
+REFUSED_ATTR = "_dbtools_refused"
 
 SQLITE_WRITE_LOCK = re.compile(r"\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b", re.IGNORECASE)
 
@@ -157,11 +156,11 @@ def _text(sql: Any, connection: BaseDatabaseWrapper) -> str:
 
 def _refuse(alias: str, sql: str) -> None:
     error = ReadOnlyError(alias, sql)
-    path = _request_path.get()
+    request = current_request.get()
     logger.warning(
         "Blocked a write on database %r%s: %s",
         alias,
-        f" (request {path})" if path else "",
+        f" (request {request.path})" if request is not None else "",
         error.statement,
     )
     note_refusal()
@@ -288,23 +287,12 @@ def _allow_writes_in(cls: type, name: str) -> None:
 # -- the request in progress ----------------------------------------------------------------
 
 
-@contextmanager
-def request_context(path: str) -> Iterator[None]:
-    """Mark the code inside as serving ``path``, for logs and for the response phase."""
-    path_token = _request_path.set(path)
-    refused_token = _refused.set([])
-    try:
-        yield
-    finally:
-        _refused.reset(refused_token)
-        _request_path.reset(path_token)
-
-
 def note_refusal() -> None:
-    refused = _refused.get()
-    if refused is not None:
-        refused.append(True)
+    """Remember that a write was refused while serving the current request, if any."""
+    request = current_request.get()
+    if request is not None:
+        setattr(request, REFUSED_ATTR, True)
 
 
-def refused_in_request() -> bool:
-    return bool(_refused.get())
+def refused_during(request: HttpRequest) -> bool:
+    return getattr(request, REFUSED_ATTR, False)

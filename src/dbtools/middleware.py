@@ -61,17 +61,23 @@ class ReadOnlyMiddleware:
         state, refusal = self.before_view(request)
         if refusal is not None:
             return refusal
-        with guard.request_context(request.path):
+        token = guard.current_request.set(request)  # for the guard's log and refusals
+        try:
             response = self.get_response(request)
-            return self.after_view(request, response, state)  # type: ignore[arg-type]
+        finally:
+            guard.current_request.reset(token)
+        return self.after_view(request, response, state)  # type: ignore[arg-type]
 
     async def __acall__(self, request: HttpRequest) -> Response:
         state, refusal = self.before_view(request)
         if refusal is not None:
             return refusal
-        with guard.request_context(request.path):
+        token = guard.current_request.set(request)
+        try:
             response = await self.get_response(request)  # type: ignore[misc]
-            return self.after_view(request, response, state)
+        finally:
+            guard.current_request.reset(token)
+        return self.after_view(request, response, state)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Response | None:
         """A write the guard or the database itself refused becomes the refusal, not a 500."""
@@ -101,7 +107,7 @@ class ReadOnlyMiddleware:
 
     @staticmethod
     def after_view(request: HttpRequest, response: Response, state: State | None) -> Response:
-        if state is not None or guard.refused_in_request():
+        if state is not None or guard.refused_during(request):
             seal_session(request)
         else:
             protect_session_save(request)
@@ -167,7 +173,7 @@ def protect_session_save(request: HttpRequest) -> None:
     """With no mode on, a session save the database refuses must not turn the page into a 500."""
     session = getattr(request, "session", None)
     if session is None or not (session.modified or settings.SESSION_SAVE_EVERY_REQUEST):
-        return
+        return  # nothing will be saved: the common case, kept cheap
     save = session.save
 
     def save_or_keep_page(must_create: bool = False) -> None:

@@ -1,0 +1,163 @@
+"""Per-request cost through Django's bare WSGI handler, mode off and mode on.
+
+    python benchmarks/request_overhead.py [--number N] [--rounds R]
+
+Side by side in one run: no middleware (the baseline: sessions and authentication only),
+ReadOnlyMiddleware with the state in settings and in Redis, django-maintenance-mode with its
+file and cache (Redis) backends, and django-read-only. The view makes one small query, so
+the database guard is measured too. "on" means: ours serves the page read-only; the
+maintenance middleware answers its 503 page instead; django-read-only serves the read.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.harness import Config, Group, emit, measure, option  # noqa: E402
+from benchmarks.setup_django import configure, remove_guard  # noqa: E402
+
+REDIS_URL = os.environ.get("DBTOOLS_REDIS_URL", "redis://127.0.0.1:6379/9")
+STATE_DIR = Path(tempfile.mkdtemp(prefix="dbtools-bench-"))
+BASE_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+configure(
+    "sqlite",
+    INSTALLED_APPS=["maintenance_mode"],
+    ROOT_URLCONF="benchmarks.urls",
+    MIDDLEWARE=BASE_MIDDLEWARE,
+    TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}],
+    CACHES={
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "redis": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "dbtools-bench",
+        },
+    },
+    MAINTENANCE_MODE_STATE_FILE_PATH=str(STATE_DIR / "maintenance_mode_state.txt"),
+    MAINTENANCE_MODE_CACHE_BACKEND="redis",
+)
+
+import django_read_only  # noqa: E402
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
+from maintenance_mode import core as maintenance  # noqa: E402
+
+from dbtools import guard  # noqa: E402
+
+OURS = "dbtools.middleware.ReadOnlyMiddleware"
+THEIRS = "maintenance_mode.middleware.MaintenanceModeMiddleware"
+FILE_BACKEND = "maintenance_mode.backends.LocalFileBackend"
+CACHE_BACKEND = "maintenance_mode.backends.CacheBackend"
+
+handler: WSGIHandler | None = None
+
+
+def environ() -> dict[str, object]:
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "bench",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+    }
+
+
+def request() -> None:
+    assert handler is not None
+    response = handler(environ(), lambda status, headers, exc_info=None: None)
+    b"".join(response)
+    response.close()
+
+
+@contextmanager
+def stack(middleware: list[str], guarded: bool, **settings: object) -> Iterator[None]:
+    global handler
+    with override_settings(MIDDLEWARE=BASE_MIDDLEWARE + middleware, **settings):
+        if guarded:
+            guard.install(connection)
+        else:
+            remove_guard()
+        handler = WSGIHandler()
+        yield
+    guard.install(connection)
+
+
+@contextmanager
+def ours(mode_on: bool, store: str) -> Iterator[None]:
+    extra: dict[str, object] = {"DBTOOLS_STATE": store, "DBTOOLS_CACHE": "redis"}
+    if store == "cache":
+        with override_settings(**extra):
+            call_command("dbtools", "on" if mode_on else "off", stdout=io.StringIO())
+    else:
+        extra["GET_ONLY_MODE"] = mode_on
+    with stack([OURS], True, **extra):
+        yield
+
+
+@contextmanager
+def theirs(mode_on: bool, backend: str) -> Iterator[None]:
+    with stack([THEIRS], False, MAINTENANCE_MODE_STATE_BACKEND=backend):
+        maintenance.set_maintenance_mode(mode_on)
+        yield
+        maintenance.set_maintenance_mode(False)
+
+
+@contextmanager
+def read_only(mode_on: bool) -> Iterator[None]:
+    with stack([], False):
+        django_read_only.install_hook(connection)
+        django_read_only.read_only = mode_on
+        yield
+        connection.execute_wrappers.remove(django_read_only.blocker)
+
+
+def configs(mode_on: bool) -> list[Config]:
+    state = "on" if mode_on else "off"
+    return [
+        Config("no middleware", request, lambda: stack([], False), baseline=True),
+        Config(f"dbtools {state}, state in settings", request, lambda: ours(mode_on, "settings")),
+        Config(f"dbtools {state}, state in Redis", request, lambda: ours(mode_on, "cache")),
+        Config(
+            f"maintenance-mode {state}, file backend",
+            request,
+            lambda: theirs(mode_on, FILE_BACKEND),
+        ),
+        Config(
+            f"maintenance-mode {state}, cache (Redis)",
+            request,
+            lambda: theirs(mode_on, CACHE_BACKEND),
+        ),
+        Config(f"django-read-only {state}", request, lambda: read_only(mode_on)),
+    ]
+
+
+if __name__ == "__main__":
+    number = option("--number", 2000)
+    rounds = option("--rounds", 5)
+    emit(
+        [
+            measure(
+                Group("Per request, mode off", configs(False), "us per request"), number, rounds
+            ),
+            measure(Group("Per request, mode on", configs(True), "us per request"), number, rounds),
+        ]
+    )
