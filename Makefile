@@ -8,7 +8,7 @@ comma := ,
 STAMP := $(VENV)/.installed$(DJANGO)
 DJANGO_PIN := $(if $(DJANGO),"Django~=$(DJANGO).0",)
 
-.PHONY: demo test lint matrix clean browser
+.PHONY: demo test lint matrix clean browser bench loadtest
 
 $(STAMP): pyproject.toml requirements/test.txt requirements/lint.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Side-by-side figures against no guard, django-read-only and django-maintenance-mode,
+# written to docs/benchmarks.md (needs PostgreSQL and Redis on loopback).
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -r requirements/bench.txt
+	$(BIN)/python benchmarks/report.py
 
 # Python 3.10-3.13 x Django 5.2, 6.0, 6.1 (see tox.ini); CORNERS=1 runs the oldest and newest only.
 matrix: $(STAMP)

@@ -1,0 +1,199 @@
+"""Time from the switch command starting to the last worker refusing, across gunicorn workers.
+
+    python benchmarks/flip_latency.py [--rounds R] [--workers W]
+
+The demo runs under gunicorn with W workers, its state in Redis. For each switch, a poller
+sends requests on new connections without pause and records, per worker process, when it
+first refused; the latency is the time from starting the command to the last worker's first
+refusal. Compared in the same run: `manage.py dbtools on` (DBTOOLS_REFRESH=1, the default)
+and django-maintenance-mode's `manage.py maintenance_mode on` with its file and its cache
+(Redis) backends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from uuid import uuid4
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.harness import option  # noqa: E402
+
+EXAMPLE = ROOT / "example"
+REDIS_URL = os.environ.get("DBTOOLS_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def probe(url: str, data: bytes | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers["X-Served-By"]
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["X-Served-By"]
+
+
+class Fleet:
+    def __init__(self, workers: int, maintenance_backend: str) -> None:
+        self.var = Path(tempfile.mkdtemp(prefix="dbtools-flip-"))
+        self.workers = workers
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in ("READ_ONLY_MODE", "GET_ONLY_MODE")},
+            "DJANGO_SETTINGS_MODULE": "benchmarks.fleet_settings",
+            "PYTHONPATH": f"{EXAMPLE}{os.pathsep}{ROOT}",
+            "DEMO_VAR_DIR": str(self.var),
+            "DEMO_DEBUG": "0",
+            "DBTOOLS_STATE": "cache",
+            "DEMO_REDIS_URL": REDIS_URL,
+            "DEMO_REDIS_PREFIX": f"flip-{uuid4().hex}",
+            "MAINTENANCE_BACKEND": maintenance_backend,
+        }
+        self.manage("migrate", "-v0")
+        self.manage("load_demo")
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-w",
+                str(workers),
+                "-b",
+                f"127.0.0.1:{port}",
+                "tests.fleet:application",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                probe(self.url + "/healthz")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def manage(self, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, str(EXAMPLE / "manage.py"), *args],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def flip(self, *command: str) -> tuple[float, float]:
+        """Seconds to the last worker's first refusal of a write, and to the command's return."""
+        first_refusal: dict[str, float] = {}
+        stop = threading.Event()
+        started = time.monotonic()
+
+        def poll() -> None:
+            while not stop.is_set():
+                try:
+                    status, pid = probe(self.url + "/api/notes/", b'{"text": "probe"}')
+                except OSError:
+                    continue
+                if status == 503 and pid not in first_refusal:
+                    first_refusal[pid] = time.monotonic() - started
+
+        pollers = [threading.Thread(target=poll) for _ in range(4)]
+        for thread in pollers:
+            thread.start()
+        self.manage(*command)
+        returned = time.monotonic() - started
+        deadline = time.monotonic() + 15
+        while len(first_refusal) < self.workers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop.set()
+        for thread in pollers:
+            thread.join()
+        if len(first_refusal) < self.workers:
+            raise RuntimeError(f"only {len(first_refusal)} of {self.workers} workers refused")
+        return max(first_refusal.values()), returned
+
+    def close(self) -> None:
+        self.server.terminate()
+        self.server.wait(timeout=20)
+
+
+def main() -> None:
+    rounds = option("--rounds", 3)
+    workers = option("--workers", 4)
+    switches = {
+        "dbtools (Redis, DBTOOLS_REFRESH=1)": (
+            "file",
+            ["dbtools", "on", "--anonymous"],
+            ["dbtools", "off"],
+        ),
+        "maintenance-mode, file backend": (
+            "file",
+            ["maintenance_mode", "on"],
+            ["maintenance_mode", "off"],
+        ),
+        "maintenance-mode, cache backend (Redis)": (
+            "cache",
+            ["maintenance_mode", "on"],
+            ["maintenance_mode", "off"],
+        ),
+    }
+    results = []
+    for name, (backend, on, off) in switches.items():
+        fleet = Fleet(workers, backend)
+        try:
+            latencies, returns = [], []
+            for _ in range(rounds):
+                latency, returned = fleet.flip(*on)
+                latencies.append(latency)
+                returns.append(returned)
+                fleet.manage(*off)
+                time.sleep(1.5)
+        finally:
+            fleet.close()
+        results.append((name, sorted(latencies)[len(latencies) // 2], max(returns)))
+    base = results[0][1]
+    print(f"\nFlip latency, {workers} gunicorn workers (median of {rounds}; s; ratio to dbtools)")
+    rows = []
+    for name, latency, returned in results:
+        print(
+            f"  {name:<44} {latency:8.2f} s  x{latency / base:6.3f}"
+            f"   (command returned {returned:.2f} s)"
+        )
+        rows.append(
+            {
+                "group": f"Flip latency, {workers} gunicorn workers",
+                "config": name,
+                "value": latency,
+                "unit": "s to the last worker refusing",
+                "ratio": latency / base,
+                "baseline": results[0][0],
+                "command_returned": returned,
+            }
+        )
+    if "--json" in sys.argv:
+        Path(sys.argv[sys.argv.index("--json") + 1]).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
