@@ -9,6 +9,7 @@ from django.db import connection
 
 from dbtools import writes_allowed
 from tests.database import outside_connection, run_outside
+from tests.settings import BACKEND
 from tests.testapp.models import Counter
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,3 +80,15 @@ def test_a_refused_session_save_still_serves_the_page(
 def test_reads_are_served(visitor, read_only_database) -> None:  # type: ignore[no-untyped-def]
     response = visitor.get("/whoami/")
     assert response.status_code == 200 and response.content == b"alice"
+
+
+if BACKEND != "sqlite":  # SQLite has no server-side default for the session to return to
+
+    def test_a_flip_on_and_off_keeps_the_administrators_setting(  # type: ignore[no-untyped-def]
+        visitor, read_only_database, settings
+    ) -> None:
+        settings.GET_ONLY_MODE = True
+        assert visitor.get("/whoami/").status_code == 200  # a cursor: the session goes read-only
+        settings.GET_ONLY_MODE = False
+        assert visitor.post("/notes/", {"text": "still refused"}).status_code == 503
+        assert run_outside("SELECT COUNT(*) FROM testapp_note") == [(0,)]

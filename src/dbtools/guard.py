@@ -205,30 +205,51 @@ def _apply_sqlite(connection: BaseDatabaseWrapper, raw: Any, read_only: bool) ->
 
 
 def _apply_mysql(connection: BaseDatabaseWrapper, raw: Any, read_only: bool) -> None:
-    # Takes effect from the next transaction; in autocommit, the next statement.
-    _run_raw(raw, f"SET SESSION TRANSACTION {'READ ONLY' if read_only else 'READ WRITE'}")
+    # Takes effect from the next transaction; in autocommit, the next statement. Going off
+    # returns to the server's default rather than forcing read-write, so a read-only server
+    # setting made by a DBA (SET GLOBAL ...) still holds.
+    if read_only:
+        statement = "SET SESSION TRANSACTION READ ONLY"
+    else:
+        mariadb = getattr(connection, "mysql_is_mariadb", False)
+        old = mariadb and getattr(connection, "mysql_version", (0,)) < (11, 1)
+        statement = f"SET SESSION {'tx_read_only' if old else 'transaction_read_only'} = DEFAULT"
+    _run_raw(raw, statement)
     _record(connection, raw, read_only)
 
 
+PG_IDLE = 0  # libpq's PQTRANS_IDLE: no transaction begun on the server
+
+
 def _apply_postgresql(connection: BaseDatabaseWrapper, raw: Any, read_only: bool) -> None:
-    setting = f"SET SESSION default_transaction_read_only = {'on' if read_only else 'off'}"
-    if connection.get_autocommit():
-        _run_raw(raw, setting)
+    # Going off is a RESET, back to whatever the server, database or role says, so that a
+    # DBA's ALTER SYSTEM/DATABASE ... default_transaction_read_only keeps holding.
+    setting = (
+        "SET SESSION default_transaction_read_only = on"
+        if read_only
+        else "RESET default_transaction_read_only"
+    )
+    if raw.info.transaction_status == PG_IDLE:
+        # No transaction has begun, even if Django opened an atomic block: set it outside
+        # one, so that it lasts and the transaction about to begin starts in the new mode.
+        if raw.autocommit:
+            _run_raw(raw, setting)
+        else:
+            raw.autocommit = True
+            try:
+                _run_raw(raw, setting)
+            finally:
+                raw.autocommit = False
         _record(connection, raw, read_only)
         return
-    # Inside a transaction a SET lasts only if the transaction commits, and a transaction
-    # already under way keeps its access mode unless told otherwise.
+    # Inside a transaction a SET lasts only if the transaction commits; a transaction
+    # already under way can become read-only, never read-write again.
     pending = getattr(connection, PENDING_ATTR, None)
     if pending is not None and pending[1] == read_only and pending[0] in _callbacks(connection):
         return
-    statements = [setting]
-    if read_only:
-        statements.append("SET TRANSACTION READ ONLY")
-    elif raw.info.transaction_status == 0:  # nothing run yet: it can still become read-write
-        statements.append("SET TRANSACTION READ WRITE")
-    _run_raw(raw, *statements)
+    _run_raw(raw, setting, *(["SET TRANSACTION READ ONLY"] if read_only else []))
     if not connection.in_atomic_block:
-        return  # manual transaction: checked again on the next cursor
+        return  # manual transaction management: checked again on the next cursor
 
     def committed() -> None:
         _record(connection, raw, read_only)
