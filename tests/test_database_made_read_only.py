@@ -92,3 +92,15 @@ if BACKEND != "sqlite":  # SQLite has no server-side default for the session to 
         settings.GET_ONLY_MODE = False
         assert visitor.post("/notes/", {"text": "still refused"}).status_code == 503
         assert run_outside("SELECT COUNT(*) FROM testapp_note") == [(0,)]
+
+
+if BACKEND != "sqlite":  # SQLite has no connection a server could kill
+
+    def test_a_connection_killed_under_a_request_is_answered_with_a_retry(client) -> None:  # type: ignore[no-untyped-def]
+        try:
+            response = client.get("/lose-connection/", HTTP_ACCEPT="application/json")
+        finally:
+            connection.close()  # Django does this after each request; its test client does not
+        assert response.status_code == 503
+        assert response["Retry-After"] == "300"
+        assert response.json()["error"] == "read_only"

@@ -29,6 +29,19 @@ DATABASES = {
         "NAME": os.environ.get("DEMO_DB", str(VAR / "demo.sqlite3")),
     }
 }
+# The load test runs the demo on PostgreSQL or MariaDB: DEMO_DATABASE=postgresql|mariadb.
+if os.environ.get("DEMO_DATABASE") in ("postgresql", "mariadb"):
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends."
+        + ("postgresql" if os.environ["DEMO_DATABASE"] == "postgresql" else "mysql"),
+        "NAME": os.environ.get("DEMO_DB_NAME", "dbtools_demo"),
+        "USER": os.environ.get("DEMO_DB_USER", ""),
+        "PASSWORD": os.environ.get("DEMO_DB_PASSWORD", ""),
+        "HOST": os.environ.get("DEMO_DB_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("DEMO_DB_PORT", ""),
+        "CONN_MAX_AGE": int(os.environ.get("DEMO_CONN_MAX_AGE", "0")),
+        "CONN_HEALTH_CHECKS": True,
+    }
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -7,6 +7,7 @@ from contextlib import suppress
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -49,16 +50,19 @@ def new_note(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 def api_notes(request: HttpRequest) -> JsonResponse:
-    """GET lists notes; POST {"text": ...} adds one (open to anyone, for load tests)."""
+    """GET lists notes; POST {"text": ...} adds one, {"texts": [...]} several in one
+    transaction (open to anyone, for the load test)."""
     if request.method == "POST":
         try:
-            text = str(json.loads(request.body or b"{}").get("text", "")).strip()
-        except (ValueError, AttributeError):
+            body = json.loads(request.body or b"{}")
+            texts = [str(t).strip()[:2000] for t in body.get("texts", [body.get("text", "")])]
+        except (ValueError, AttributeError, TypeError):
             return JsonResponse({"error": "invalid JSON"}, status=400)
-        if not text:
+        if not texts or not all(texts):
             return JsonResponse({"error": "text is required"}, status=400)
-        note = Note.objects.create(text=text[:2000])
-        return JsonResponse({"id": note.pk, "text": note.text}, status=201)
+        with transaction.atomic():
+            notes = [Note.objects.create(text=text) for text in texts]
+        return JsonResponse({"ids": [n.pk for n in notes], "id": notes[0].pk}, status=201)
     notes = [{"id": n.pk, "text": n.text} for n in Note.objects.all()[:50]]
     return JsonResponse({"notes": notes})
 

@@ -33,16 +33,50 @@ def statement_start(sql: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# The connection went away under a query: a server-side kill, a failover, a restart.
+# PostgreSQL: admin_shutdown and the like (57P0x), the server closing the socket;
+# MySQL/MariaDB: 2006 server gone away, 2013 lost connection, 1927 connection killed,
+# 4031 disconnected by the server.
+POSTGRES_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+MYSQL_GONE_ERRNOS = frozenset({2006, 2013, 1927, 4031})
+GONE_TEXTS = (
+    "server closed the connection",
+    "terminating connection",
+    "the connection is closed",
+    "connection already closed",
+    "consuming input failed",
+)
+
+
+def is_connection_lost(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the database connection was lost."""
+    return any(_is_gone(cause) for cause in _chain(error))
+
+
+def _is_gone(error: BaseException) -> bool:
+    if getattr(error, "sqlstate", None) in POSTGRES_GONE_SQLSTATES:
+        return True
+    args = getattr(error, "args", ())
+    if args and isinstance(args[0], int) and args[0] in MYSQL_GONE_ERRNOS:
+        return True
+    text = str(error).lower()
+    return any(marker in text for marker in GONE_TEXTS)
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def is_read_only_refusal(error: BaseException) -> bool:
     """Whether ``error`` (or what caused it) says the database refused a write as read-only."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ReadOnlyError) or _is_native_refusal(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+    return any(
+        isinstance(cause, ReadOnlyError) or _is_native_refusal(cause) for cause in _chain(error)
+    )
 
 
 def _is_native_refusal(error: BaseException) -> bool:

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponseBase
 from dbtools import guard
 from dbtools.conf import conf
 from dbtools.current import current_state
-from dbtools.errors import is_read_only_refusal
+from dbtools.errors import is_connection_lost, is_read_only_refusal
 from dbtools.refusal import refusal_response
 from dbtools.sessions import FrozenSession
 from dbtools.state import Mode, State
@@ -80,8 +80,13 @@ class ReadOnlyMiddleware:
         return self.after_view(request, response, state)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Response | None:
-        """A write the guard or the database itself refused becomes the refusal, not a 500."""
-        if not is_read_only_refusal(exception):
+        """A write the guard or the database itself refused becomes the refusal, not a 500.
+
+        So does a database connection lost under the request (killed from the server side,
+        a failover in the middle of the migration): the visitor is asked to retry, with what
+        they typed shown back, rather than shown an error page.
+        """
+        if not (is_read_only_refusal(exception) or is_connection_lost(exception)):
             return None
         state = current_state()
         if not state.active:

@@ -19,6 +19,7 @@ urlpatterns = [
     path("header-auth/", views.header_auth),
     path("signal/", views.signalled),
     path("magic-login/", views.magic_login),
+    path("lose-connection/", views.lose_connection),
     path("login/", auth_views.LoginView.as_view(template_name="testapp/login.html")),
     path("ops/status/", include("dbtools.urls")),
 ]

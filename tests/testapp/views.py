@@ -94,3 +94,19 @@ def magic_login(request: HttpRequest) -> HttpResponse:
 
     login(request, User.objects.get(username=request.GET["username"]))
     return HttpResponse("logged in")
+
+
+def lose_connection(request: HttpRequest) -> HttpResponse:
+    """The database kills this request's connection (a failover, a DBA), then it queries."""
+    from django.db import connection
+
+    from tests.database import run_outside
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_backend_pid()")
+            run_outside(f"SELECT pg_terminate_backend({cursor.fetchone()[0]})")
+        else:
+            cursor.execute("SELECT CONNECTION_ID()")
+            run_outside(f"KILL {cursor.fetchone()[0]}")
+    return HttpResponse(str(Note.objects.count()))
