@@ -15,6 +15,7 @@ prints the checks as counts and exits non-zero when any fails.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.cookiejar
 import json
 import os
@@ -168,10 +169,8 @@ class Database:
             database=None,
         )
         for (process,) in ids:
-            try:
+            with contextlib.suppress(Exception):  # it may have ended on its own meanwhile
                 self.run(f"KILL {process}", database=None)
-            except Exception:  # it may have ended on its own meanwhile
-                pass
         return len(ids)
 
     def set_server_read_only(self, on: bool) -> None:
