@@ -20,8 +20,6 @@ import http.cookiejar
 import json
 import os
 import random
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,15 +35,13 @@ from typing import Any
 from uuid import uuid4
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.processes import RedisServer, free_port, wait_for_http  # noqa: E402
+
 EXAMPLE = ROOT / "example"
 DB_NAME = "dbtools_load"
 MARIADB_USER, MARIADB_PASSWORD = "dbtools_load", "dbtools_load"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def log(message: str) -> None:
@@ -192,44 +188,6 @@ class Database:
 # -- Redis and the demo ----------------------------------------------------------------------
 
 
-class RedisServer:
-    def __init__(self, workdir: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            sys.exit("redis-server is not installed")
-        self.binary = binary
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 class Site:
     def __init__(
         self, vendor: str, workers: int, redis: RedisServer, var: Path, db_env: dict[str, str]
@@ -284,15 +242,7 @@ class Site:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/healthz", timeout=2)
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    sys.exit("the demo did not start under gunicorn")
-                time.sleep(0.2)
+        wait_for_http(self.url + "/healthz")
 
     def stop(self) -> None:
         if self.server is not None:

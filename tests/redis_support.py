@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
+
+from tests.processes import RedisServer, redis_answers
 
 REDIS_URL = os.environ.get("DBTOOLS_REDIS_URL", "redis://127.0.0.1:6379/9")
 CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
@@ -24,24 +22,9 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def answers(url: str) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url, socket_timeout=2).ping())
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture
 def redis_url() -> str:
-    if not answers(REDIS_URL):
+    if not redis_answers(REDIS_URL):
         missing(f"no Redis answers at {REDIS_URL}")
     return REDIS_URL
 
@@ -63,53 +46,12 @@ def cache_store(settings, redis_url: str) -> Iterator[None]:  # type: ignore[no-
     yield
 
 
-class RedisServer:
-    """A redis-server of the test's own, on a free port, that the test may stop and restart."""
-
-    def __init__(self, workdir: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            missing("redis-server is not installed")
-        self.binary = str(binary)
-        self.port = free_port()
-        self.workdir = workdir
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not answers(self.url):
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
+    try:
+        server = RedisServer(tmp_path)
+    except FileNotFoundError as error:
+        missing(str(error))
     server.start()
     yield server
     server.stop()

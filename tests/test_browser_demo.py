@@ -13,15 +13,14 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.redis_support import free_port, missing
+from tests.processes import free_port, wait_for_http
+from tests.redis_support import missing
 from tests.settings import BACKEND
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,14 +80,7 @@ class Demo:
             stderr=subprocess.DEVNULL,
         )
         self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/healthz", timeout=2)
-                return
-            except OSError:
-                assert time.monotonic() < deadline, "the demo did not start"
-                time.sleep(0.1)
+        wait_for_http(self.url + "/healthz")
 
     def stop(self) -> None:
         if self.server is not None:

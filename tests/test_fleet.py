@@ -11,7 +11,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.redis_support import free_port
+from tests.processes import free_port, wait_for_http
 from tests.settings import BACKEND
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,15 +76,8 @@ class Fleet:
             )
         )
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if request(base + "/healthz")[0] == 200:
-                    return base
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"{command[0]} did not start"
-            time.sleep(0.1)
+        wait_for_http(base + "/healthz")
+        return base
 
     def notes(self) -> int:
         with sqlite3.connect(self.database) as db:

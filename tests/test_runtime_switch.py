@@ -168,7 +168,7 @@ def test_an_unwritable_file_store_changes_nothing(settings, tmp_path: Path) -> N
 
 
 def test_an_unreachable_cache_changes_nothing(settings) -> None:  # type: ignore[no-untyped-def]
-    from tests.redis_support import free_port
+    from tests.processes import free_port
 
     settings.CACHES = {
         **settings.CACHES,

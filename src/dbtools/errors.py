@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import DatabaseError
+from dataclasses import dataclass
 
-# PostgreSQL: read_only_sql_transaction. MySQL/MariaDB: 1792 (statement in a READ ONLY
-# transaction), 1290 (server running with --read-only). SQLite: query_only or a file
-# opened read-only.
-POSTGRES_READ_ONLY_SQLSTATE = "25006"
-MYSQL_READ_ONLY_ERRNOS = frozenset({1792, 1290})
-SQLITE_READ_ONLY_TEXTS = ("attempt to write a readonly database",)
+from django.db import DatabaseError
 
 
 class ReadOnlyError(DatabaseError):
@@ -33,34 +28,51 @@ def statement_start(sql: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def is_connection_lost(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the database connection was lost."""
+    return any(CONNECTION_LOST.match(cause) for cause in _chain(error))
+
+
+@dataclass(frozen=True)
+class DriverErrors:
+    """How each driver says one thing: a SQLSTATE, a MySQL error number, or words."""
+
+    sqlstates: frozenset[str]
+    errnos: frozenset[int]
+    texts: tuple[str, ...]
+
+    def match(self, error: BaseException) -> bool:
+        sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if sqlstate in self.sqlstates:
+            return True
+        args = getattr(error, "args", ())
+        if args and isinstance(args[0], int) and args[0] in self.errnos:
+            return True
+        text = str(error).lower()
+        return any(marker in text for marker in self.texts)
+
+
+# PostgreSQL: read_only_sql_transaction. MySQL/MariaDB: 1792 (statement in a READ ONLY
+# transaction), 1290 (server running with --read-only). SQLite: query_only or a file
+# opened read-only.
+READ_ONLY = DriverErrors(
+    frozenset({"25006"}), frozenset({1792, 1290}), ("attempt to write a readonly database",)
+)
 # The connection went away under a query: a server-side kill, a failover, a restart.
 # PostgreSQL: admin_shutdown and the like (57P0x), the server closing the socket;
 # MySQL/MariaDB: 2006 server gone away, 2013 lost connection, 1927 connection killed,
 # 4031 disconnected by the server.
-POSTGRES_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
-MYSQL_GONE_ERRNOS = frozenset({2006, 2013, 1927, 4031})
-GONE_TEXTS = (
-    "server closed the connection",
-    "terminating connection",
-    "the connection is closed",
-    "connection already closed",
-    "consuming input failed",
+CONNECTION_LOST = DriverErrors(
+    frozenset({"57P01", "57P02", "57P03"}),
+    frozenset({2006, 2013, 1927, 4031}),
+    (
+        "server closed the connection",
+        "terminating connection",
+        "the connection is closed",
+        "connection already closed",
+        "consuming input failed",
+    ),
 )
-
-
-def is_connection_lost(error: BaseException) -> bool:
-    """Whether ``error`` (or what caused it) says the database connection was lost."""
-    return any(_is_gone(cause) for cause in _chain(error))
-
-
-def _is_gone(error: BaseException) -> bool:
-    if getattr(error, "sqlstate", None) in POSTGRES_GONE_SQLSTATES:
-        return True
-    args = getattr(error, "args", ())
-    if args and isinstance(args[0], int) and args[0] in MYSQL_GONE_ERRNOS:
-        return True
-    text = str(error).lower()
-    return any(marker in text for marker in GONE_TEXTS)
 
 
 def _chain(error: BaseException) -> list[BaseException]:
@@ -75,16 +87,5 @@ def _chain(error: BaseException) -> list[BaseException]:
 def is_read_only_refusal(error: BaseException) -> bool:
     """Whether ``error`` (or what caused it) says the database refused a write as read-only."""
     return any(
-        isinstance(cause, ReadOnlyError) or _is_native_refusal(cause) for cause in _chain(error)
+        isinstance(cause, ReadOnlyError) or READ_ONLY.match(cause) for cause in _chain(error)
     )
-
-
-def _is_native_refusal(error: BaseException) -> bool:
-    sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-    if sqlstate == POSTGRES_READ_ONLY_SQLSTATE:
-        return True
-    args = getattr(error, "args", ())
-    if args and isinstance(args[0], int) and args[0] in MYSQL_READ_ONLY_ERRNOS:
-        return True
-    text = str(error).lower()
-    return any(marker in text for marker in SQLITE_READ_ONLY_TEXTS)
