@@ -42,6 +42,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Load and faults on PostgreSQL and MariaDB with Redis (loopback); LOADTEST_SECONDS per database.
+LOADTEST_SECONDS ?= 120
+loadtest: $(STAMP)
+	$(BIN)/python scripts/loadtest.py --duration $(LOADTEST_SECONDS)
+
 # Side-by-side figures against no guard, django-read-only and django-maintenance-mode,
 # written to docs/benchmarks.md (needs PostgreSQL and Redis on loopback).
 bench: $(STAMP)
