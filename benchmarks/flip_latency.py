@@ -19,8 +19,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from uuid import uuid4
 
@@ -28,19 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.harness import option  # noqa: E402
-from tests.processes import free_port, wait_for_http  # noqa: E402
+from tests.processes import free_port, served_by, wait_for_http  # noqa: E402
 
 EXAMPLE = ROOT / "example"
 REDIS_URL = os.environ.get("DBTOOLS_REDIS_URL", "redis://127.0.0.1:6379/9")
-
-
-def probe(url: str, data: bytes | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.headers["X-Served-By"]
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers["X-Served-By"]
 
 
 class Fleet:
@@ -98,7 +87,7 @@ class Fleet:
         def poll() -> None:
             while not stop.is_set():
                 try:
-                    status, pid = probe(self.url + "/api/notes/", b'{"text": "probe"}')
+                    status, pid = served_by(self.url + "/api/notes/", {"text": "probe"})
                 except OSError:
                     continue
                 if status == 503 and pid not in first_refusal:

@@ -5,6 +5,7 @@ Plain helpers, no pytest: scripts/loadtest.py and benchmarks/ use them too.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -33,6 +34,18 @@ def wait_for_http(url: str, seconds: float = 30) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"nothing answered at {url}") from None
             time.sleep(0.1)
+
+
+def served_by(url: str, data: dict[str, object] | None = None) -> tuple[int, str]:
+    """One request on a new connection (a JSON POST when ``data`` is given): the status,
+    and the worker process that answered (the X-Served-By header of tests/fleet.py)."""
+    body = None if data is None else json.dumps(data).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers["X-Served-By"]
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["X-Served-By"]
 
 
 def redis_answers(url: str) -> bool:

@@ -6,35 +6,21 @@ after `dbtools off` returns, every worker accepts writes again.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
-from tests.processes import free_port, wait_for_http
+from tests.processes import free_port, served_by, wait_for_http
 from tests.settings import BACKEND
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example"
-
-
-def request(url: str, data: dict[str, str] | None = None) -> tuple[int, str]:
-    """One request on a new connection; the status and the worker that answered."""
-    body = None if data is None else json.dumps(data).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, response.headers["X-Served-By"]
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers["X-Served-By"]
 
 
 class Fleet:
@@ -94,7 +80,7 @@ def every_worker(base: str, workers: int, data: dict[str, str] | None) -> list[i
     seen: dict[str, int] = {}
     statuses: list[int] = []
     for _ in range(600):
-        status, pid = request(base + "/api/notes/", data)
+        status, pid = served_by(base + "/api/notes/", data)
         statuses.append(status)
         seen[pid] = seen.get(pid, 0) + 1
         if len(seen) >= workers and min(seen.values()) >= 3:

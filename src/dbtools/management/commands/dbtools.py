@@ -7,8 +7,8 @@ import getpass
 import json
 import socket
 import time
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -16,6 +16,8 @@ from dbtools.durations import parse_duration, parse_moment
 from dbtools.state import OFF, Mode, State, utcnow
 from dbtools.stores import Store, StoreError, configured_store, refresh_interval
 from dbtools.switches import message_setting, retry_after_setting, settings_state
+
+T = TypeVar("T")
 
 # Time for a process to finish the store read it started just before the write.
 READ_MARGIN = 0.5
@@ -26,18 +28,16 @@ def operator() -> str:
     return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
-def _duration(text: str) -> timedelta:
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from a parser that raises ValueError with a readable message."""
 
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
-def _moment(text: str) -> datetime:
-    try:
-        return parse_moment(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    return convert
 
 
 def _seconds(text: str) -> int:
@@ -80,13 +80,13 @@ class Command(BaseCommand):
         end.add_argument(
             "--for",
             dest="duration",
-            type=_duration,
+            type=_argument(parse_duration),
             metavar="DURATION",
             help="End the mode by itself after this long: 90, 45s, 30m, 2h, 1h30m.",
         )
         end.add_argument(
             "--until",
-            type=_moment,
+            type=_argument(parse_moment),
             metavar="ISO-8601",
             help="End the mode by itself at this moment (TIME_ZONE when no offset is given).",
         )
