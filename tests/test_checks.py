@@ -111,6 +111,18 @@ def test_process_local_cache_is_a_warning(settings) -> None:  # type: ignore[no-
     assert "LocMemCache" in message
 
 
+def test_state_never_lives_in_the_database(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DBTOOLS_STATE = "cache"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "cache_table",
+        }
+    }
+    [message] = ids("dbtools.E013")
+    assert "DatabaseCache" in message and "'default'" in message
+
+
 def test_shared_cache_raises_no_warning(settings) -> None:  # type: ignore[no-untyped-def]
     settings.DBTOOLS_STATE = "cache"
     settings.CACHES = {

@@ -292,3 +292,26 @@ def test_a_new_process_starts_in_the_stored_mode(file_store: Path) -> None:
     dbtools("on", "--anonymous")
     watcher.reset()  # as a freshly started worker
     assert current_state().mode is Mode.ANONYMOUS
+
+
+def test_the_command_line_exits_non_zero_when_the_store_cannot_be_written(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "a-file").write_text("")
+    result = subprocess.run(
+        [sys.executable, str(root / "example" / "manage.py"), "dbtools", "on"],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "demo.settings",
+            "DEMO_VAR_DIR": str(tmp_path),
+            "DBTOOLS_STATE_FILE": str(tmp_path / "a-file" / "state.json"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Nothing changed: cannot write file" in result.stderr

@@ -19,6 +19,7 @@ MUST_COME_AFTER = (
     ("django.contrib.sessions.middleware.SessionMiddleware", "dbtools.E006"),
     ("django.contrib.auth.middleware.AuthenticationMiddleware", "dbtools.E007"),
 )
+DATABASE_CACHE = "django.core.cache.backends.db.DatabaseCache"
 PROCESS_LOCAL_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
@@ -185,6 +186,15 @@ def _check_cache(alias: object) -> Sequence[CheckMessage]:
             )
         ]
     backend = caches[alias].get("BACKEND", "")
+    if backend == DATABASE_CACHE:
+        return [
+            Error(
+                f"DBTOOLS_CACHE {alias!r} uses {backend}: the state would live in the database "
+                "being migrated, which refuses writes while a mode is on.",
+                hint="Use Redis or Memcached, or DBTOOLS_STATE = 'file' on a single host.",
+                id="dbtools.E013",
+            )
+        ]
     if backend in PROCESS_LOCAL_CACHES:
         return [
             Warning(
