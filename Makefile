@@ -53,10 +53,11 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -r requirements/bench.txt
 	$(BIN)/python benchmarks/report.py
 
-# Python 3.10-3.13 x Django 5.2, 6.0, 6.1 (see tox.ini); CORNERS=1 runs the oldest and newest only.
+# Python 3.10-3.13 x Django 5.2, 6.0, 6.1, and psycopg2 (see tox.ini); CORNERS=1 runs the
+# oldest and newest corners and psycopg2 only.
 matrix: $(STAMP)
 	$(BIN)/python -m pip install -q "tox>=4"
-	$(BIN)/tox $(if $(CORNERS),-e py310-django52$(comma)py313-django61,)
+	$(BIN)/tox $(if $(CORNERS),-e py310-django52$(comma)py313-django61$(comma)py311-django52-psycopg2,)
 
 clean:
 	rm -rf $(VENV) .tox *.sqlite3 example/var

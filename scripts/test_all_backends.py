@@ -16,16 +16,24 @@ TRUTHY = {"1", "true", "yes", "on"}
 
 
 def reach_postgresql() -> str:
-    import psycopg
+    try:  # the driver Django will use: psycopg 3, else psycopg2
+        import psycopg as driver
+    except ImportError:
+        import psycopg2 as driver  # type: ignore[no-redef]
 
-    with psycopg.connect(
+    connection = driver.connect(
         host=os.environ.get("PGHOST", "127.0.0.1"),
         port=int(os.environ.get("PGPORT", "5432")),
         user=os.environ.get("PGUSER", "postgres"),
         dbname="postgres",
         connect_timeout=3,
-    ) as connection:
-        return str(connection.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+    )
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SHOW server_version")
+        return f"{cursor.fetchone()[0]} ({driver.__name__})"
+    finally:
+        connection.close()
 
 
 def reach_mariadb() -> str:

@@ -30,6 +30,17 @@ SCRATCH_DROP = {
 }
 
 
+def postgresql_driver() -> Any:
+    """The driver Django's PostgreSQL backend uses here: psycopg 3, else psycopg2."""
+    try:
+        import psycopg
+    except ImportError:
+        import psycopg2
+
+        return psycopg2
+    return psycopg
+
+
 @contextmanager
 def outside_connection() -> Iterator[Any]:
     """A DB-API connection to the test database that dbtools never touches, in autocommit."""
@@ -37,15 +48,11 @@ def outside_connection() -> Iterator[Any]:
     if connection.vendor == "sqlite":
         raw = sqlite3.connect(params["NAME"], isolation_level=None)
     elif connection.vendor == "postgresql":
-        import psycopg
-
-        raw = psycopg.connect(
-            dbname=params["NAME"],
-            user=params["USER"],
-            host=params["HOST"],
-            port=params["PORT"],
-            autocommit=True,
+        driver = postgresql_driver()
+        raw = driver.connect(
+            dbname=params["NAME"], user=params["USER"], host=params["HOST"], port=params["PORT"]
         )
+        raw.autocommit = True
     else:
         import MySQLdb
 

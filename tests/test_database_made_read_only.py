@@ -31,8 +31,9 @@ def read_only_database() -> Iterator[None]:
     yield
     if connection.vendor == "postgresql":
         with outside_connection() as raw:
-            raw.execute("SET default_transaction_read_only = off")
-            raw.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+            cursor = raw.cursor()
+            cursor.execute("SET default_transaction_read_only = off")
+            cursor.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
     elif connection.vendor == "mysql":
         run_outside("SET GLOBAL tx_read_only = 0")
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -10,7 +11,7 @@ from django.db import connection
 
 from dbtools import ReadOnlyError, guard, writes_allowed
 from dbtools.errors import is_read_only_refusal
-from tests.database import snapshot
+from tests.database import postgresql_driver, snapshot
 from tests.settings import BACKEND
 
 pytestmark = pytest.mark.usefixtures("scratch")
@@ -59,11 +60,15 @@ def sqlite_executescript(switch_on: Callable[[], None]) -> None:
 
 def postgresql_copy(switch_on: Callable[[], None]) -> None:
     switch_on()
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy("COPY dbtools_scratch (v) FROM STDIN") as copy,
-    ):
-        copy.write_row(["copied"])
+    with connection.cursor() as cursor:
+        driver_cursor = cursor.cursor
+        if hasattr(driver_cursor, "copy"):  # psycopg 3
+            with driver_cursor.copy("COPY dbtools_scratch (v) FROM STDIN") as copy:
+                copy.write_row(["copied"])
+        else:  # psycopg2
+            driver_cursor.copy_expert(
+                "COPY dbtools_scratch (v) FROM STDIN", io.StringIO("copied\n")
+            )
 
 
 def postgresql_function(switch_on: Callable[[], None]) -> None:
@@ -134,7 +139,7 @@ def test_executemany_is_checked(settings) -> None:  # type: ignore[no-untyped-de
 if BACKEND == "postgresql":
 
     def test_psycopg_sql_objects_are_checked(settings) -> None:  # type: ignore[no-untyped-def]
-        from psycopg import sql
+        sql = postgresql_driver().sql
 
         before = snapshot()
         settings.GET_ONLY_MODE = True
