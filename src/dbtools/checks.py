@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.db import connections
 
-from dbtools.conf import STATE_BACKENDS, conf
+from dbtools.conf import STATE_BACKENDS, conf, valid_refresh, valid_seconds
 from dbtools.switches import InvalidSwitch, parse_switch
 
 MIDDLEWARE_PATH = "dbtools.middleware.ReadOnlyMiddleware"
@@ -57,7 +57,7 @@ def check_message(**kwargs: Any) -> list[CheckMessage]:
 
 def check_retry_after(**kwargs: Any) -> list[CheckMessage]:
     value = conf.DBTOOLS_RETRY_AFTER
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if valid_seconds(value):
         return []
     return [
         Error(
@@ -163,7 +163,7 @@ def check_state_store(**kwargs: Any) -> list[CheckMessage]:
     if backend == "file":
         messages += _check_state_file(conf.DBTOOLS_STATE_FILE)
     refresh = conf.DBTOOLS_REFRESH
-    if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or not 0 < refresh <= 60:
+    if not valid_refresh(refresh):
         messages.append(
             Error(
                 f"DBTOOLS_REFRESH must be a number of seconds above 0 and at most 60; "

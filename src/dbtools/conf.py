@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TypeGuard
 
 from django.conf import settings as django_settings
 
@@ -14,6 +15,16 @@ DEFAULT_MESSAGE = (
 DEFAULT_RETRY_AFTER = 300
 DEFAULT_REFRESH = 1.0
 STATE_BACKENDS = ("settings", "cache", "file")
+
+
+def valid_seconds(value: object) -> TypeGuard[int]:
+    """A whole number of seconds, 0 or more (DBTOOLS_RETRY_AFTER, a stored retry-after)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def valid_refresh(value: object) -> TypeGuard[int | float]:
+    """A refresh interval: a number of seconds above 0 and at most 60."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 60
 
 
 class Settings:

@@ -20,7 +20,7 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from dbtools.conf import DEFAULT_REFRESH, conf
+from dbtools.conf import DEFAULT_REFRESH, conf, valid_refresh, valid_seconds
 from dbtools.signals import mode_changed
 from dbtools.state import OFF, Mode, State
 
@@ -62,7 +62,7 @@ def decode(text: object) -> State:
     try:
         data = json.loads(text)  # type: ignore[arg-type]
         retry_after = data["retry_after"]
-        if not isinstance(retry_after, int) or isinstance(retry_after, bool) or retry_after < 0:
+        if not valid_seconds(retry_after):
             raise ValueError(f"retry_after {retry_after!r}")
         if not isinstance(data["message"], str) or not isinstance(data["set_by"], str):
             raise ValueError("message and set_by must be text")
@@ -156,7 +156,7 @@ def configured_store() -> Store | None:
 
 def refresh_interval() -> float:
     value = conf.DBTOOLS_REFRESH
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 60:
+    if valid_refresh(value):
         return float(value)
     return DEFAULT_REFRESH
 

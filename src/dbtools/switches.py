@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from dbtools.conf import DEFAULT_MESSAGE, DEFAULT_RETRY_AFTER, conf
+from dbtools.conf import DEFAULT_MESSAGE, DEFAULT_RETRY_AFTER, conf, valid_seconds
 from dbtools.state import OFF, Mode, State
 
 logger = logging.getLogger("dbtools")
@@ -55,7 +55,7 @@ def message_setting() -> str:
 
 def retry_after_setting() -> int:
     value = conf.DBTOOLS_RETRY_AFTER
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if valid_seconds(value):
         return value
     return DEFAULT_RETRY_AFTER
 
