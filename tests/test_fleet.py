@@ -16,7 +16,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.processes import free_port, served_by, wait_for_http
+from tests.processes import free_port, served_by, wait_for, wait_for_http
 from tests.settings import BACKEND
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,3 +136,26 @@ if BACKEND == "sqlite":  # the demo runs on SQLite: once per suite run is enough
         fleet.manage("dbtools", "off")
         assert set(every_worker(base, workers, note)) == {201}
         assert fleet.notes() > written
+
+    def test_the_switch_is_pushed_to_every_worker_before_their_next_poll(fleet: Fleet) -> None:
+        fleet.env["DBTOOLS_REFRESH"] = "60"  # no worker polls again during this test
+        port = free_port()
+        base = fleet.serve(
+            "gunicorn", "-w", "4", "-b", f"127.0.0.1:{port}", "tests.fleet:application", port=port
+        )
+        note = {"text": "written by the fleet test"}
+        assert set(every_worker(base, 4, note)) == {201}  # every worker is up and listening
+
+        for command, status in (("on", 503), ("off", 201)):
+            switch = subprocess.Popen(
+                [sys.executable, str(EXAMPLE / "manage.py"), "dbtools", command],
+                env=fleet.env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                wait_for(lambda s=status: set(every_worker(base, 4, note)) == {s}, seconds=20)
+                assert switch.poll() is None, "the command is still waiting out DBTOOLS_REFRESH"
+            finally:
+                switch.kill()
+                switch.wait()

@@ -18,6 +18,7 @@ from dbtools.current import current_state
 from dbtools.signals import mode_changed
 from dbtools.state import Mode
 from dbtools.stores import CACHE_KEY, watcher
+from tests.processes import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -224,13 +225,6 @@ def test_mode_changed_is_sent_when_the_process_sees_a_new_state(file_store: Path
 
 
 # -- the store failing -------------------------------------------------------------------------
-
-
-def wait_for(condition: Any, seconds: float = 3.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @pytest.mark.django_db(transaction=True)  # reads while on make a test-long transaction read-only

@@ -30,10 +30,9 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from dbtools.conf import conf
+from dbtools.current import current_state
 from dbtools.errors import ReadOnlyError, is_read_only_refusal
 from dbtools.sql import is_read
-from dbtools.stores import store_state
-from dbtools.switches import settings_state
 
 logger = logging.getLogger("dbtools")
 
@@ -92,7 +91,7 @@ class writes_allowed:  # noqa: N801 - used like a function, as contextlib's help
 def blocking(alias: str) -> bool:
     """Whether writes to ``alias`` are refused here and now (asked on every query)."""
     return (
-        (settings_state().active or store_state().active)
+        current_state().active
         and not _allowed.get()
         and alias in (_guarded_cache or _guarded())
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from dbtools.conf import DEFAULT_MESSAGE, DEFAULT_RETRY_AFTER
@@ -15,7 +15,7 @@ class Mode(str, enum.Enum):
     ANONYMOUS = "anonymous"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class State:
     """One snapshot of the mode and what users are told about it."""
 
@@ -25,10 +25,12 @@ class State:
     since: datetime | None = None
     until: datetime | None = None
     set_by: str = ""
+    # Whether a mode is on. A plain attribute, worked out once: the guard asks on every
+    # query, and reading an Enum member costs about 0.2 us on Python 3.11.
+    active: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def active(self) -> bool:
-        return self.mode is not Mode.OFF
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "active", self.mode is not Mode.OFF)
 
     def expired(self, now: datetime | None = None) -> bool:
         return self.until is not None and (now or utcnow()) >= self.until

@@ -1,7 +1,8 @@
 """Where the runtime state lives between processes: settings only, a Django cache, or a file.
 
-Each process keeps its own copy, refreshed by a background thread at most every
-``DBTOOLS_REFRESH`` seconds, so neither a request nor a query ever waits on the store.
+Each process keeps its own copy, refreshed by a background thread every ``DBTOOLS_REFRESH``
+seconds, and at once when a switch is published on Redis (see ``dbtools.push``), so neither
+a request nor a query ever waits on the store.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from dbtools.conf import DEFAULT_REFRESH, conf, valid_refresh, valid_seconds
+from dbtools.push import Channel, Listener, PushError
 from dbtools.signals import mode_changed
 from dbtools.state import OFF, Mode, State
 
@@ -42,7 +44,11 @@ class Store(Protocol):
     def read(self) -> State | None:
         """The stored state, or None when nothing was ever stored (or it was lost)."""
 
-    def write(self, state: State) -> None: ...
+    def write(self, state: State) -> int | None:
+        """Store ``state``; how many processes were told at once, None if none can be."""
+
+    def listen(self) -> Listener | None:
+        """A subscription to switches as they happen, None if only polling can tell."""
 
 
 def encode(state: State) -> str:
@@ -91,6 +97,7 @@ class CacheStore:
     def __init__(self, alias: str) -> None:
         self.alias = alias
         self.description = f"cache {alias!r}"
+        self.channel = Channel(alias, CACHE_KEY)
 
     def read(self) -> State | None:
         try:
@@ -99,7 +106,7 @@ class CacheStore:
             raise StoreError(f"cannot read {self.description}: {error}") from error
         return None if value is None else decode(value)
 
-    def write(self, state: State) -> None:
+    def write(self, state: State) -> int | None:
         try:
             caches[self.alias].set(CACHE_KEY, encode(state), timeout=None)
         except Exception as error:
@@ -107,6 +114,15 @@ class CacheStore:
         # Some backends swallow errors (django-redis IGNORE_EXCEPTIONS): read it back.
         if self.read() != state:
             raise StoreError(f"{self.description} did not keep the new state")
+        try:
+            return self.channel.publish()
+        except PushError as error:
+            # Stored all the same: every process still sees it at its next poll.
+            logger.warning("Switch stored but not pushed: %s", error)
+            return 0
+
+    def listen(self) -> Listener | None:
+        return self.channel.listen()
 
 
 class FileStore:
@@ -123,7 +139,7 @@ class FileStore:
             raise StoreError(f"cannot read {self.description}: {error}") from error
         return decode(text)
 
-    def write(self, state: State) -> None:
+    def write(self, state: State) -> int | None:
         # Written beside the target and renamed over it: a reader sees the old state or
         # the new one, never half of either.
         try:
@@ -142,6 +158,10 @@ class FileStore:
                 raise
         except OSError as error:
             raise StoreError(f"cannot write {self.description}: {error}") from error
+        return None
+
+    def listen(self) -> Listener | None:
+        return None
 
 
 def configured_store() -> Store | None:
@@ -204,8 +224,43 @@ class Watcher:
             self._started = True
 
     def _run(self, store: Store, interval: float, stop: threading.Event) -> None:
-        while not stop.wait(interval):
-            self._refresh(store, interval, stop)
+        listener: Listener | None = None
+        while not stop.is_set():
+            if listener is None and (listener := self._subscribe(store, interval)) is not None:
+                # A switch published before this subscription was heard by nobody here.
+                self._refresh(store, interval, stop)
+            try:
+                if listener is None:
+                    stop.wait(interval)
+                else:
+                    listener.wait(interval)
+            except PushError as error:
+                self._report(f"{error}; polling every {interval:g}s meanwhile", interval)
+                listener.close()  # type: ignore[union-attr]
+                listener = None
+            if not stop.is_set():
+                self._refresh(store, interval, stop)
+        if listener is not None:
+            listener.close()
+
+    def _subscribe(self, store: Store, interval: float) -> Listener | None:
+        try:
+            return store.listen()
+        except PushError as error:
+            self._report(f"{error}; polling every {interval:g}s meanwhile", interval)
+            return None
+
+    def _report(self, problem: str, interval: float) -> None:
+        # One line per interval at most: a store that is down must not flood the logs.
+        now = time.monotonic()
+        if now - self._last_error_at >= interval:
+            self._last_error_at = now
+            logger.error(
+                "Keeping the last known state (%s): %s. `manage.py dbtools off` stores an "
+                "explicit off.",
+                self._state.mode.value,
+                problem,
+            )
 
     def _refresh(self, store: Store, interval: float, stop: threading.Event) -> None:
         try:
@@ -216,15 +271,7 @@ class Watcher:
                 # writes back on in the middle of a migration is the worst answer to it.
                 raise StoreError(f"the state is missing from {store.description}")
         except StoreError as error:
-            now = time.monotonic()
-            if now - self._last_error_at >= interval:
-                self._last_error_at = now
-                logger.error(
-                    "Keeping the last known state (%s): %s. `manage.py dbtools off` "
-                    "stores an explicit off.",
-                    self._state.mode.value,
-                    error,
-                )
+            self._report(str(error), interval)
             return
         if state is None or state.expired():
             state = OFF
@@ -251,8 +298,8 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=watcher.forget_parent)
 
 
-def store_state() -> State:
-    return watcher.state()
+# The guard asks on every query: the bound method saves a call.
+store_state = watcher.state
 
 
 @receiver(setting_changed)

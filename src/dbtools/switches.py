@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from typing import Any
 
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -67,34 +68,41 @@ def settings_state() -> State:
     one of the two environment variables does; checking that costs two dict lookups,
     because the database guard asks on every query.
     """
+    generation, read_only, get_only, state = _snapshot
+    if (
+        generation == _generation
+        and read_only == _environ_get(_READ_ONLY_KEY)
+        and get_only == _environ_get(_GET_ONLY_KEY)
+    ):
+        return state
+    return _take_snapshot()
+
+
+def _take_snapshot() -> State:
     global _snapshot
-    key = (_generation, *_environment())
-    snapshot = _snapshot
-    if snapshot is not None and snapshot[0] == key:
-        return snapshot[1]
+    key = (_generation, _environ_get(_READ_ONLY_KEY), _environ_get(_GET_ONLY_KEY))
     mode = _switched_mode(conf.READ_ONLY_MODE, conf.GET_ONLY_MODE)
     state = OFF
     if mode is not Mode.OFF:
         state = State(mode=mode, message=message_setting(), retry_after=retry_after_setting())
-    _snapshot = (key, state)
+    _snapshot = (*key, state)
     return state
 
 
-_generation = 0
-_snapshot: tuple[tuple[object, ...], State] | None = None
-
-
-def _environment_reader() -> Callable[[], tuple[object, object]]:
+def _environ_lookup() -> tuple[Callable[[Any], object], object, object]:
     # os.environ.get encodes the key and decodes the value on each call (about 0.5 us);
     # to notice a change, the raw values in the mapping behind it are enough, where the
     # platform keeps one.
     data = getattr(os.environ, "_data", None)
     if os.name == "posix" and isinstance(data, dict):
-        return lambda: (data.get(b"READ_ONLY_MODE"), data.get(b"GET_ONLY_MODE"))
-    return lambda: (os.environ.get("READ_ONLY_MODE"), os.environ.get("GET_ONLY_MODE"))
+        return data.get, b"READ_ONLY_MODE", b"GET_ONLY_MODE"
+    return os.environ.get, "READ_ONLY_MODE", "GET_ONLY_MODE"
 
 
-_environment = _environment_reader()
+_environ_get, _READ_ONLY_KEY, _GET_ONLY_KEY = _environ_lookup()
+_generation = 0
+# (settings generation, raw READ_ONLY_MODE, raw GET_ONLY_MODE, the state they gave)
+_snapshot: tuple[int, object, object, State] = (-1, None, None, OFF)
 
 
 @receiver(setting_changed)

@@ -151,13 +151,14 @@ class Command(BaseCommand):
     def write(self, state: State) -> None:
         store = self.store()
         try:
-            store.write(state)
+            told = store.write(state)
         except StoreError as error:
             raise CommandError(f"Nothing changed: {error}") from error
         wait = refresh_interval() + READ_MARGIN
+        pushed = "" if told is None else f" {told} process(es) told at once through Redis."
         self.stdout.write(
-            f"Written to {store.description}. Waiting {wait:.1f}s for every process to pick "
-            "it up (DBTOOLS_REFRESH plus a margin)…"
+            f"Written to {store.description}.{pushed} Waiting {wait:.1f}s for every process "
+            "to pick it up (DBTOOLS_REFRESH plus a margin)…"
         )
         self.stdout.flush()
         time.sleep(wait)

@@ -1,0 +1,105 @@
+"""A switch stored in Redis is pushed: every process hears it at once, not at its next poll."""
+
+from __future__ import annotations
+
+import logging
+from io import StringIO
+
+import pytest
+import redis
+from django.core.cache import caches
+from django.core.management import call_command
+
+from dbtools.current import current_state
+from dbtools.state import Mode, State
+from dbtools.stores import CacheStore, configured_store
+from tests.processes import RedisServer, wait_for
+
+pytestmark = pytest.mark.django_db
+
+# Far longer than any of these tests waits: a state seen in time was pushed, not polled.
+SLOW_POLL = 60
+
+
+def listeners(store: CacheStore) -> int:
+    client = redis.Redis.from_url(caches[store.alias]._servers[0])  # type: ignore[attr-defined]
+    try:
+        return int(dict(client.pubsub_numsub(store.channel.name))[store.channel.name.encode()])
+    finally:
+        client.close()
+
+
+def listening_store() -> CacheStore:
+    """The configured store, once this process's watcher has subscribed to it."""
+    store = configured_store()
+    assert isinstance(store, CacheStore)
+    assert current_state().mode is Mode.OFF  # the watcher starts, reads, then subscribes
+    wait_for(lambda: listeners(store) >= 1)
+    return store
+
+
+def test_a_switch_reaches_this_process_long_before_its_next_poll(
+    client, cache_store, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.DBTOOLS_REFRESH = SLOW_POLL
+    store = listening_store()
+    assert store.write(State(mode=Mode.GET_ONLY)) == 1  # one process listening: this one
+    wait_for(lambda: current_state().mode is Mode.GET_ONLY)
+    assert client.post("/notes/", {"text": "x"}).status_code == 503
+    store.write(State(mode=Mode.OFF))
+    wait_for(lambda: current_state().mode is Mode.OFF)
+    assert client.post("/notes/", {"text": "x"}).status_code == 201
+
+
+def test_the_command_says_how_many_processes_were_told(cache_store, settings) -> None:  # type: ignore[no-untyped-def]
+    listening_store()
+    out = StringIO()
+    call_command("dbtools", "on", stdout=out)
+    assert "1 process(es) told at once through Redis" in out.getvalue()
+
+
+def test_a_cache_that_is_not_redis_is_polled(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DBTOOLS_STATE = "cache"
+    settings.DBTOOLS_CACHE = "default"  # LocMemCache: nothing to subscribe to
+    settings.DBTOOLS_REFRESH = 0.1
+    store = configured_store()
+    assert store is not None and store.listen() is None
+    assert store.write(State(mode=Mode.ANONYMOUS)) is None
+    wait_for(lambda: current_state().mode is Mode.ANONYMOUS)
+    out = StringIO()
+    call_command("dbtools", "off", stdout=out)
+    assert "told at once" not in out.getvalue()
+    assert current_state().mode is Mode.OFF
+
+
+@pytest.mark.django_db(transaction=True)  # reads while on make a test-long transaction read-only
+def test_the_subscription_comes_back_after_redis_restarts(settings, tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        settings.CACHES = {
+            **settings.CACHES,
+            "shared": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": server.url,
+            },
+        }
+        settings.DBTOOLS_STATE = "cache"
+        settings.DBTOOLS_CACHE = "shared"
+        settings.DBTOOLS_REFRESH = 1
+        store = listening_store()
+        store.write(State(mode=Mode.GET_ONLY))
+        wait_for(lambda: current_state().mode is Mode.GET_ONLY)
+        caplog.set_level(logging.ERROR, logger="dbtools")
+        server.stop()
+        wait_for(
+            lambda: any("Keeping the last known state" in r.getMessage() for r in caplog.records)
+        )
+        assert current_state().mode is Mode.GET_ONLY
+        server.start()  # empty: the state is gone, and the last known one still holds
+        wait_for(lambda: listeners(store) >= 1, seconds=5)
+        assert current_state().mode is Mode.GET_ONLY
+        assert store.write(State(mode=Mode.OFF)) == 1  # heard by the new subscription
+        wait_for(lambda: current_state().mode is Mode.OFF)
+    finally:
+        server.stop()
