@@ -1,14 +1,17 @@
 """Timing shared by the benchmarks: configurations measured in the same run, interleaved.
 
-Each configuration is timed for ``number`` operations, in ``rounds`` rounds that take turns,
-so that a slow moment of the machine hurts every configuration alike; the best round of each
-is kept (the least disturbed), and printed as a ratio to the baseline of its group.
+Each configuration is timed for ``number`` operations, in ``rounds`` rounds; within a round
+every configuration takes its turn (starting with a different one each round), so a slow
+moment of a shared machine hurts the configurations of that round alike. Each round gives a
+ratio to the group's baseline measured in that same round; the median of those ratios is the
+figure, with the middle half of them (first to third quartile) as its spread.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +35,20 @@ class Group:
     title: str
     configs: list[Config]
     unit: str = "us per operation"
-    results: dict[str, float] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def value(self, name: str) -> float:
+        """The median time per operation."""
+        return statistics.median(self.samples[name])
+
+    def ratios(self, name: str) -> tuple[float, float, float]:
+        """Median ratio to the baseline, round by round, and its first and third quartiles."""
+        base = self.samples[baseline_of(self)]
+        ratios = [value / base[i] for i, value in enumerate(self.samples[name])]
+        if len(ratios) < 2:
+            return ratios[0], ratios[0], ratios[0]
+        low, middle, high = statistics.quantiles(ratios, n=4)
+        return middle, low, high
 
 
 def timed(config: Config, number: int) -> float:
@@ -52,12 +68,12 @@ def timed(config: Config, number: int) -> float:
 
 
 def measure(group: Group, number: int, rounds: int) -> Group:
-    best: dict[str, float] = {}
-    for _ in range(rounds):
-        for config in group.configs:
-            value = timed(config, number)
-            best[config.name] = min(best.get(config.name, value), value)
-    group.results = best
+    configs = group.configs
+    group.samples = {config.name: [] for config in configs}
+    for round_number in range(rounds):
+        first = round_number % len(configs)
+        for config in configs[first:] + configs[:first]:
+            group.samples[config.name].append(timed(config, number))
     return group
 
 
@@ -66,24 +82,27 @@ def baseline_of(group: Group) -> str:
 
 
 def print_group(group: Group) -> None:
-    base = group.results[baseline_of(group)]
-    print(f"\n{group.title} ({group.unit}; ratio to {baseline_of(group)})")
+    print(f"\n{group.title} ({group.unit}; median ratio to {baseline_of(group)}, middle half)")
     for config in group.configs:
-        value = group.results[config.name]
-        print(f"  {config.name:<44} {value:10.2f}   x{value / base:6.3f}")
+        ratio, low, high = group.ratios(config.name)
+        print(
+            f"  {config.name:<44} {group.value(config.name):10.2f}   x{ratio:6.3f}"
+            f"  ({low:.3f}-{high:.3f})"
+        )
 
 
 def rows(groups: list[Group]) -> Iterator[dict[str, Any]]:
     for group in groups:
-        base = group.results[baseline_of(group)]
         for config in group.configs:
-            value = group.results[config.name]
+            ratio, low, high = group.ratios(config.name)
             yield {
                 "group": group.title,
                 "config": config.name,
-                "value": value,
+                "value": group.value(config.name),
                 "unit": group.unit,
-                "ratio": value / base,
+                "ratio": ratio,
+                "low": low,
+                "high": high,
                 "baseline": baseline_of(group),
             }
 

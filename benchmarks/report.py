@@ -23,20 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 QUICK = "--quick" in sys.argv
 
+# Many short rounds rather than a few long ones: on a shared machine the speed drifts over
+# seconds, and a short round sees the same machine for every configuration in it.
 RUNS = [
-    ["request_overhead.py", *(["--number", "300", "--rounds", "2"] if QUICK else [])],
-    [
-        "guard_overhead.py",
-        "--database",
-        "sqlite",
-        *(["--number", "500", "--rounds", "2"] if QUICK else []),
-    ],
-    [
-        "guard_overhead.py",
-        "--database",
-        "postgresql",
-        *(["--number", "300", "--rounds", "2"] if QUICK else ["--number", "2000"]),
-    ],
+    ["request_overhead.py", *(["--number", "20", "--rounds", "4"] if QUICK else [])],
+    ["guard_overhead.py", "--database", "sqlite", *(["--rounds", "4"] if QUICK else [])],
+    ["guard_overhead.py", "--database", "postgresql", *(["--rounds", "4"] if QUICK else [])],
     ["flip_latency.py", *(["--rounds", "1"] if QUICK else ["--rounds", "5"])],
 ]
 
@@ -117,8 +109,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines += [
             f"### {group}",
             "",
-            f"| configuration | {data[0]['unit']} | ratio to {data[0]['baseline']} |",
-            "|---|---:|---:|",
+            f"| configuration | {data[0]['unit']} | ratio to {data[0]['baseline']} | spread |",
+            "|---|---:|---:|---:|",
         ]
         for r in data:
             extra = (
@@ -126,7 +118,10 @@ def table(rows: list[dict[str, Any]]) -> str:
                 if "command_returned" in r
                 else ""
             )
-            lines.append(f"| {r['config']}{extra} | {r['value']:.2f} | x{r['ratio']:.3f} |")
+            spread = f"{r['low']:.3f}-{r['high']:.3f}" if "low" in r else ""
+            lines.append(
+                f"| {r['config']}{extra} | {r['value']:.3f} | x{r['ratio']:.3f} | {spread} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

@@ -90,11 +90,7 @@ class writes_allowed:  # noqa: N801 - used like a function, as contextlib's help
 
 def blocking(alias: str) -> bool:
     """Whether writes to ``alias`` are refused here and now (asked on every query)."""
-    return (
-        current_state().active
-        and not _allowed.get()
-        and alias in (_guarded_cache or _guarded())
-    )
+    return current_state().active and not _allowed.get() and alias in (_guarded_cache or _guarded())
 
 
 _guarded_cache: frozenset[str] | None = None

@@ -11,6 +11,8 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 
 from dbtools import guard
@@ -123,7 +125,8 @@ def is_safe(request: HttpRequest) -> bool:
     if request.method not in SAFE_METHODS:
         return False
     asked = [request.META.get(header, "") for header in OVERRIDE_HEADERS]
-    asked += [request.GET.get(field, "") for field in OVERRIDE_FIELDS]
+    if request.META.get("QUERY_STRING"):  # parsing an empty one costs more than all the rest
+        asked += [request.GET.get(field, "") for field in OVERRIDE_FIELDS]
     return all(not method or method.strip().upper() in SAFE_METHODS for method in asked)
 
 
@@ -177,7 +180,7 @@ def seal_session(request: HttpRequest) -> None:
 def protect_session_save(request: HttpRequest) -> None:
     """With no mode on, a session save the database refuses must not turn the page into a 500."""
     session = getattr(request, "session", None)
-    if session is None or not (session.modified or settings.SESSION_SAVE_EVERY_REQUEST):
+    if session is None or not (session.modified or _saves_every_request()):
         return  # nothing will be saved: the common case, kept cheap
     save = session.save
 
@@ -190,3 +193,22 @@ def protect_session_save(request: HttpRequest) -> None:
             logger.warning("Session not saved: the database is read-only (%s).", error)
 
     session.save = save_or_keep_page
+
+
+_save_every_request: bool | None = None
+
+
+def _saves_every_request() -> bool:
+    # Read once and kept until it changes: reading a setting costs about 0.5 us, and this
+    # is asked on every request.
+    global _save_every_request
+    if _save_every_request is None:
+        _save_every_request = bool(settings.SESSION_SAVE_EVERY_REQUEST)
+    return _save_every_request
+
+
+@receiver(setting_changed)
+def _forget_session_setting(*, setting: str, **kwargs: object) -> None:
+    global _save_every_request
+    if setting == "SESSION_SAVE_EVERY_REQUEST":
+        _save_every_request = None
