@@ -5,9 +5,9 @@
 The demo runs under gunicorn with W workers, its state in Redis. For each switch, a poller
 sends requests on new connections without pause and records, per worker process, when it
 first refused; the latency is the time from starting the command to the last worker's first
-refusal. Compared in the same run: `manage.py dbtools on` (DBTOOLS_REFRESH=1, the default)
-and django-maintenance-mode's `manage.py maintenance_mode on` with its file and its cache
-(Redis) backends.
+refusal. Compared in the same run: `manage.py dbtools on` (the state in Redis, pushed to the
+workers over pub/sub; DBTOOLS_REFRESH=1, the default, underneath) and django-maintenance-mode's
+`manage.py maintenance_mode on` with its file and its cache (Redis) backends.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def main() -> None:
     rounds = option("--rounds", 3)
     workers = option("--workers", 4)
     switches = {
-        "dbtools (Redis, DBTOOLS_REFRESH=1)": (
+        "dbtools, Redis (pub/sub)": (
             "file",
             ["dbtools", "on", "--anonymous"],
             ["dbtools", "off"],

@@ -145,8 +145,11 @@ def main() -> None:
     page = f"""# Benchmarks
 
 Produced by `make bench` (`python benchmarks/report.py`) on {now:%Y-%m-%d %H:%M} UTC.
-Every row of a table was measured in the same run as its baseline, interleaved round by round;
-each figure is the best round. Lower is better; a ratio below 1 is noise around the baseline.
+Every row of a table was measured in the same run as its baseline: many short rounds, each
+configuration taking its turn in every round (from a different starting point each round).
+The ratio is the median of the round-by-round ratios to the baseline; "spread" is the middle
+half of them (first to third quartile), which shows how much of a difference is noise on this
+machine. Times are medians too. Lower is better; a ratio below 1 is noise around the baseline.
 
 - Machine: {machine()}
 - Python {platform.python_version()}; {packages}
@@ -165,10 +168,12 @@ each figure is the best round. Lower is better; a ratio below 1 is noise around 
 - **Guard** is the cost per query of the database guard. django-read-only only checks the
   start of each statement in Python; ours also runs the allowlist over the whole statement and
   keeps the database's own read-only session in step.
-- **Flip latency** is where reading the state on every request pays: django-maintenance-mode's
-  processes see a change on their next request, ours within `DBTOOLS_REFRESH` (1 s by
-  default) plus the command's start-up. `dbtools on` returns only after that wait, so when it
-  returns, every process honours the new state.
+- **Flip latency** is measured from starting the switch command to the last worker refusing
+  a write; the command's own start-up (Python, Django) is most of it. django-maintenance-mode's
+  processes see a change on their next request. Ours are told through Redis pub/sub the
+  moment the state is written and read it at once; with any other store they poll every
+  `DBTOOLS_REFRESH` (1 s). `dbtools on` still waits out `DBTOOLS_REFRESH` before returning,
+  so that when it returns even a process that missed the message honours the new state.
 """
     (DOCS / "benchmarks.md").write_text(page)
     print(f"\nWrote {DOCS / 'benchmarks.md'} and {DOCS / 'benchmarks.png'}")

@@ -51,12 +51,13 @@ configure(
 
 import django_read_only  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connections  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 from maintenance_mode import core as maintenance  # noqa: E402
 
 from dbtools import guard  # noqa: E402
+from dbtools.state import Mode, State  # noqa: E402
+from dbtools.stores import CacheStore  # noqa: E402
 
 # The wrapper itself: hooks installed through the django.db.connection proxy would pay for
 # the proxy on every query, which no real site does.
@@ -109,8 +110,8 @@ def stack(middleware: list[str], guarded: bool, **settings: object) -> Iterator[
 def ours(mode_on: bool, store: str) -> Iterator[None]:
     extra: dict[str, object] = {"DBTOOLS_STATE": store, "DBTOOLS_CACHE": "redis"}
     if store == "cache":
-        with override_settings(**extra):
-            call_command("dbtools", "on" if mode_on else "off", stdout=io.StringIO())
+        # What `dbtools on|off` writes, without the command's wait for the fleet.
+        CacheStore("redis").write(State(mode=Mode.GET_ONLY if mode_on else Mode.OFF))
     else:
         extra["GET_ONLY_MODE"] = mode_on
     with stack([OURS], True, **extra):
