@@ -229,15 +229,15 @@ class Watcher:
             if listener is None and (listener := self._subscribe(store, interval)) is not None:
                 # A switch published before this subscription was heard by nobody here.
                 self._refresh(store, interval, stop)
-            try:
-                if listener is None:
-                    stop.wait(interval)
-                else:
+            if listener is None:
+                stop.wait(interval)
+            else:
+                try:
                     listener.wait(interval)
-            except PushError as error:
-                self._report(f"{error}; polling every {interval:g}s meanwhile", interval)
-                listener.close()  # type: ignore[union-attr]
-                listener = None
+                except PushError as error:
+                    self._report(f"{error}; polling every {interval:g}s meanwhile", interval)
+                    listener.close()
+                    listener = None
             if not stop.is_set():
                 self._refresh(store, interval, stop)
         if listener is not None:
