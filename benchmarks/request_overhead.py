@@ -15,6 +15,7 @@ import io
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ from benchmarks.setup_django import configure, remove_guard  # noqa: E402
 
 REDIS_URL = os.environ.get("DBTOOLS_REDIS_URL", "redis://127.0.0.1:6379/9")
 STATE_DIR = Path(tempfile.mkdtemp(prefix="dbtools-bench-"))
+SETTLE = 0.15  # seconds
 BASE_MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -56,6 +58,7 @@ from django.test.utils import override_settings  # noqa: E402
 from maintenance_mode import core as maintenance  # noqa: E402
 
 from dbtools import guard  # noqa: E402
+from dbtools.current import current_state  # noqa: E402
 from dbtools.state import Mode, State  # noqa: E402
 from dbtools.stores import CacheStore  # noqa: E402
 
@@ -115,6 +118,11 @@ def ours(mode_on: bool, store: str) -> Iterator[None]:
     else:
         extra["GET_ONLY_MODE"] = mode_on
     with stack([OURS], True, **extra):
+        if store == "cache":
+            # A changed DBTOOLS_STATE restarts the process's watcher thread: let it connect
+            # and subscribe before the clock runs, as it has long done in a serving process.
+            current_state()
+            time.sleep(SETTLE)
         yield
 
 
