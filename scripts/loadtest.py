@@ -306,6 +306,8 @@ class Visitor:
                 code, text = response.status, response.read().decode(errors="replace")
         except urllib.error.HTTPError as error:
             code, text = error.code, error.read().decode(errors="replace")
+            if 300 <= code < 400:  # where it leads says what happened
+                text = error.headers.get("Location", "")
         except OSError as error:  # a reset connection is a failure the user sees
             code, text = 599, f"connection error: {error}"
         self.record.status(kind, code, text)
@@ -343,10 +345,11 @@ class Visitor:
         if not self.csrf():
             self.send("read", "/")
         text = f"form {uuid4().hex}"
-        code, _ = self.send(
+        code, location = self.send(
             "form write", "/notes/new/", {"text": text, "csrfmiddlewaretoken": self.csrf()}
         )
-        if code == 302:
+        # A visitor whose log-in was refused while a mode was on is sent to log in: not saved.
+        if code == 302 and not location.startswith("/login/"):
             with self.record.lock:
                 self.record.acknowledged.append(text)
 
@@ -459,6 +462,8 @@ def run(vendor: str, duration: int, clients: int, workers: int) -> bool:
 def report(vendor: str, db: Database, record: Record) -> bool:
     stored = db.note_texts()
     lost = [t for t in record.acknowledged if t not in stored]
+    for text in lost[:10]:
+        print(f"  lost: {text!r}")
     half = [
         b
         for b in record.refused_batches
