@@ -46,6 +46,17 @@ def cache_store(settings, redis_url: str) -> Iterator[None]:  # type: ignore[no-
     yield
 
 
+def use_private_redis(settings, url: str, refresh: float) -> None:  # type: ignore[no-untyped-def]
+    """DBTOOLS_STATE = "cache" on a private server the test may stop, read every ``refresh`` s."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "shared": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url},
+    }
+    settings.DBTOOLS_STATE = "cache"
+    settings.DBTOOLS_CACHE = "shared"
+    settings.DBTOOLS_REFRESH = refresh
+
+
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     try:

@@ -13,7 +13,8 @@ from django.core.management import call_command
 from dbtools.current import current_state
 from dbtools.state import Mode, State
 from dbtools.stores import CacheStore, configured_store
-from tests.processes import RedisServer, wait_for
+from tests.processes import wait_for
+from tests.redis_support import use_private_redis
 
 pytestmark = pytest.mark.django_db
 
@@ -73,33 +74,17 @@ def test_a_cache_that_is_not_redis_is_polled(settings) -> None:  # type: ignore[
 
 
 @pytest.mark.django_db(transaction=True)  # reads while on make a test-long transaction read-only
-def test_the_subscription_comes_back_after_redis_restarts(settings, tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        settings.CACHES = {
-            **settings.CACHES,
-            "shared": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": server.url,
-            },
-        }
-        settings.DBTOOLS_STATE = "cache"
-        settings.DBTOOLS_CACHE = "shared"
-        settings.DBTOOLS_REFRESH = 1
-        store = listening_store()
-        store.write(State(mode=Mode.GET_ONLY))
-        wait_for(lambda: current_state().mode is Mode.GET_ONLY)
-        caplog.set_level(logging.ERROR, logger="dbtools")
-        server.stop()
-        wait_for(
-            lambda: any("Keeping the last known state" in r.getMessage() for r in caplog.records)
-        )
-        assert current_state().mode is Mode.GET_ONLY
-        server.start()  # empty: the state is gone, and the last known one still holds
-        wait_for(lambda: listeners(store) >= 1, seconds=5)
-        assert current_state().mode is Mode.GET_ONLY
-        assert store.write(State(mode=Mode.OFF)) == 1  # heard by the new subscription
-        wait_for(lambda: current_state().mode is Mode.OFF)
-    finally:
-        server.stop()
+def test_the_subscription_comes_back_after_redis_restarts(settings, private_redis, caplog) -> None:  # type: ignore[no-untyped-def]
+    use_private_redis(settings, private_redis.url, refresh=1)
+    store = listening_store()
+    store.write(State(mode=Mode.GET_ONLY))
+    wait_for(lambda: current_state().mode is Mode.GET_ONLY)
+    caplog.set_level(logging.ERROR, logger="dbtools")
+    private_redis.stop()
+    wait_for(lambda: any("Keeping the last known state" in r.getMessage() for r in caplog.records))
+    assert current_state().mode is Mode.GET_ONLY
+    private_redis.start()  # empty: the state is gone, and the last known one still holds
+    wait_for(lambda: listeners(store) >= 1, seconds=5)
+    assert current_state().mode is Mode.GET_ONLY
+    assert store.write(State(mode=Mode.OFF)) == 1  # heard by the new subscription
+    wait_for(lambda: current_state().mode is Mode.OFF)

@@ -19,6 +19,7 @@ from dbtools.signals import mode_changed
 from dbtools.state import Mode
 from dbtools.stores import CACHE_KEY, watcher
 from tests.processes import wait_for
+from tests.redis_support import use_private_redis
 
 pytestmark = pytest.mark.django_db
 
@@ -229,16 +230,7 @@ def test_mode_changed_is_sent_when_the_process_sees_a_new_state(file_store: Path
 
 @pytest.mark.django_db(transaction=True)  # reads while on make a test-long transaction read-only
 def test_redis_stopped_and_restarted(client, settings, private_redis, caplog) -> None:  # type: ignore[no-untyped-def]
-    settings.CACHES = {
-        **settings.CACHES,
-        "shared": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": private_redis.url,
-        },
-    }
-    settings.DBTOOLS_STATE = "cache"
-    settings.DBTOOLS_CACHE = "shared"
-    settings.DBTOOLS_REFRESH = 0.1
+    use_private_redis(settings, private_redis.url, refresh=0.1)
     dbtools("on")
     assert current_state().mode is Mode.GET_ONLY  # this process has seen it
     private_redis.stop()
