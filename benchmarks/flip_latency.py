@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.harness import option  # noqa: E402
-from tests.processes import free_port, served_by, wait_for_http  # noqa: E402
+from tests.processes import free_port, served_by, start_gunicorn  # noqa: E402
 
 EXAMPLE = ROOT / "example"
 SWITCHER = """
@@ -66,23 +66,7 @@ class Fleet:
         self.manage("load_demo")
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        self.server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-w",
-                str(workers),
-                "-b",
-                f"127.0.0.1:{port}",
-                "tests.fleet:application",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_http(self.url + "/healthz")
+        self.server = start_gunicorn("tests.fleet:application", workers, port, ROOT, self.env)
 
     def manage(self, *args: str) -> None:
         subprocess.run(

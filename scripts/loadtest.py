@@ -37,7 +37,7 @@ from uuid import uuid4
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.processes import RedisServer, free_port, wait_for_http  # noqa: E402
+from tests.processes import RedisServer, free_port, start_gunicorn  # noqa: E402
 
 EXAMPLE = ROOT / "example"
 DB_NAME = "dbtools_load"
@@ -224,25 +224,9 @@ class Site:
             result = self.manage(*args)
             if result.returncode:
                 sys.exit(result.stderr)
-        self.server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-w",
-                str(self.workers),
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--timeout",
-                "60",
-                "demo.wsgi:application",
-            ],
-            cwd=EXAMPLE,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        self.server = start_gunicorn(
+            "demo.wsgi:application", self.workers, self.port, EXAMPLE, self.env, "--timeout", "60"
         )
-        wait_for_http(self.url + "/healthz")
 
     def stop(self) -> None:
         if self.server is not None:
