@@ -30,6 +30,7 @@ RUNS = [
     ["guard_overhead.py", "--database", "sqlite", *(["--rounds", "4"] if QUICK else [])],
     ["guard_overhead.py", "--database", "postgresql", *(["--rounds", "4"] if QUICK else [])],
     ["flip_latency.py", *(["--rounds", "1"] if QUICK else ["--rounds", "5"])],
+    ["instructions.py"],
 ]
 
 
@@ -79,8 +80,18 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     groups = [g for g in dict.fromkeys(r["group"] for r in rows) if g.startswith("Per request")]
-    fig, axes = plt.subplots(1, len(groups), figsize=(13, 4.8))
-    for axis, group in zip(axes, groups, strict=False):
+    # Wall-clock and instruction counts side by side, mode off and on.
+    groups += [
+        g
+        for g in dict.fromkeys(r["group"] for r in rows)
+        if g.startswith("Instructions per request")
+    ]
+    columns = 2
+    rows_of_plots = (len(groups) + 1) // columns
+    fig, axes = plt.subplots(
+        rows_of_plots, columns, figsize=(13, 4.8 * rows_of_plots), squeeze=False
+    )
+    for axis, group in zip(axes.flat, groups, strict=False):
         data = [r for r in rows if r["group"] == group]
         positions = list(range(len(data)))
         colours = [
@@ -95,7 +106,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         axis.set_yticks(positions, [r["config"].replace(", ", ",\n") for r in data], fontsize=8)
         axis.invert_yaxis()
         axis.set_title(group)
-        axis.set_xlabel("microseconds per request (lower is better)")
+        axis.set_xlabel(
+            "instructions per request (lower is better)"
+            if group.startswith("Instructions")
+            else "microseconds per request (lower is better)"
+        )
         for y, r in enumerate(data):
             axis.text(r["value"], y, f" x{r['ratio']:.2f}", va="center", fontsize=8)
     fig.tight_layout()
@@ -118,10 +133,15 @@ def table(rows: list[dict[str, Any]]) -> str:
                 if "command_returned" in r
                 else ""
             )
-            spread = f"{r['low']:.3f}-{r['high']:.3f}" if "low" in r else ""
-            lines.append(
-                f"| {r['config']}{extra} | {r['value']:.3f} | x{r['ratio']:.3f} | {spread} |"
+            spread = (
+                f"{r['low']:.3f}-{r['high']:.3f}" if r.get("low", 1) != r.get("high", 1) else ""
             )
+            value = (
+                f"{r['value']:,.0f}"
+                if r["unit"].startswith("instructions")
+                else f"{r['value']:.3f}"
+            )
+            lines.append(f"| {r['config']}{extra} | {value} | x{r['ratio']:.3f} | {spread} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -2,10 +2,11 @@
 
     python benchmarks/request_overhead.py [--number N] [--rounds R]
 
-Side by side in one run: no middleware (the baseline: sessions and authentication only),
-ReadOnlyMiddleware with the state in settings and in Redis, django-maintenance-mode with its
-file and cache (Redis) backends, and django-read-only. The view makes one small query, so
-the database guard is measured too. "on" means: ours serves the page read-only; the
+Side by side in one run: no middleware (the baseline: sessions and authentication only), a
+middleware that does nothing (the floor any middleware stands on), ReadOnlyMiddleware with
+the state in settings and in Redis, django-maintenance-mode with its file and cache (Redis)
+backends, and django-read-only. The view makes one small query, so the database guard is
+measured too. "on" means: ours serves the page read-only; the
 maintenance middleware answers its 503 page instead; django-read-only serves the read.
 """
 
@@ -67,6 +68,7 @@ from dbtools.stores import CacheStore  # noqa: E402
 connection = connections["default"]
 
 OURS = "dbtools.middleware.ReadOnlyMiddleware"
+EMPTY = "benchmarks.empty_middleware.EmptyMiddleware"
 THEIRS = "maintenance_mode.middleware.MaintenanceModeMiddleware"
 FILE_BACKEND = "maintenance_mode.backends.LocalFileBackend"
 CACHE_BACKEND = "maintenance_mode.backends.CacheBackend"
@@ -147,6 +149,7 @@ def configs(mode_on: bool) -> list[Config]:
     state = "on" if mode_on else "off"
     return [
         Config("no middleware", request, lambda: stack([], False), baseline=True),
+        Config("a middleware that does nothing", request, lambda: stack([EMPTY], False)),
         Config(f"dbtools {state}, state in settings", request, lambda: ours(mode_on, "settings")),
         Config(f"dbtools {state}, state in Redis", request, lambda: ours(mode_on, "cache")),
         Config(

@@ -66,13 +66,10 @@ def configure(database: str = "sqlite", **extra: Any) -> None:
 
 
 def remove_guard() -> None:
-    """Take dbtools' two hooks off the default connection, for the no-guard baselines."""
+    """Take dbtools' hooks off the default connection, for the no-guard baselines."""
     from django.db import connections
-
-    from dbtools import guard
 
     # The wrapper itself, not django.db.connection: that proxy has a __dict__ of its own.
     connection = connections["default"]
-    if guard.check_statement in connection.execute_wrappers:
-        connection.execute_wrappers.remove(guard.check_statement)
-    connection.__dict__.pop("create_cursor", None)
+    connection.__dict__.pop("make_cursor", None)
+    connection.__dict__.pop("make_debug_cursor", None)

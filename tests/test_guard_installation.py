@@ -16,12 +16,13 @@ pytestmark = pytest.mark.usefixtures("scratch")
 
 def test_installing_again_changes_nothing() -> None:
     wrapper = connections["default"]
+    guard.install(wrapper)
+    hooked = wrapper.make_cursor, wrapper.make_debug_cursor
     for _ in range(3):
         guard.install(wrapper)
-    assert wrapper.execute_wrappers.count(guard.check_statement) == 1
-    hooked = wrapper.create_cursor
-    guard.install(wrapper)
-    assert wrapper.create_cursor is hooked
+    assert (wrapper.make_cursor, wrapper.make_debug_cursor) == hooked
+    with wrapper.cursor() as cursor:
+        assert type(cursor).__mro__.count(guard.GuardedCursor) == 1
 
 
 def test_every_thread_gets_a_guarded_connection(settings) -> None:  # type: ignore[no-untyped-def]
@@ -33,7 +34,8 @@ def test_every_thread_gets_a_guarded_connection(settings) -> None:  # type: igno
             with pytest.raises(ReadOnlyError), connection.cursor() as cursor:
                 cursor.execute("DELETE FROM dbtools_scratch")
             # Installed when this thread's connection opened, once.
-            seen.append(connection.execute_wrappers.count(guard.check_statement))
+            with connection.cursor() as cursor:
+                seen.append(type(cursor).__mro__.count(guard.GuardedCursor))
         finally:
             connection.close()
 

@@ -2,13 +2,18 @@
 
 Two layers, both installed once on every connection:
 
-1. a statement check (an execute wrapper) that refuses every statement not known to only
-   read, before it reaches the database;
+1. a statement check: every cursor Django makes is of a guarded subclass of its usual
+   class, which refuses every statement not known to only read, before it reaches the
+   database (and before other code's execute wrappers see it);
 2. the database's own read-only session (PostgreSQL ``default_transaction_read_only``,
    MySQL/MariaDB ``SET SESSION TRANSACTION READ ONLY``, SQLite ``PRAGMA query_only``),
    switched when a cursor is made and the mode differs from what the connection last
    applied. It stops what no statement check sees: functions with side effects, the raw
    driver connection, driver methods that skip Django's wrappers.
+
+What was worked out is kept, per connection and per cursor, under the change token of
+``dbtools.changes``: while no switch, setting or stored state has changed, a query with no
+mode on costs three identity checks when its cursor is made and one when it runs.
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.creation import BaseDatabaseCreation
 from django.db.backends.signals import connection_created
+from django.db.backends.utils import CursorWrapper
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from dbtools import changes
 from dbtools.conf import conf
 from dbtools.current import current_state
 from dbtools.errors import ReadOnlyError, is_read_only_refusal
 from dbtools.sql import is_read
+from dbtools.switches import GET_ONLY_KEY, READ_ONLY_KEY, environ_get
 
 logger = logging.getLogger("dbtools")
 
@@ -89,8 +97,12 @@ class writes_allowed:  # noqa: N801 - used like a function, as contextlib's help
 
 
 def blocking(alias: str) -> bool:
-    """Whether writes to ``alias`` are refused here and now (asked on every query)."""
-    return current_state().active and not _allowed.get() and alias in (_guarded_cache or _guarded())
+    """Whether writes to ``alias`` are refused here and now."""
+    return _refuses(_process_active()[1], alias)
+
+
+def _refuses(active: bool, alias: str) -> bool:
+    return active and not _allowed.get() and alias in (_guarded_cache or _guarded())
 
 
 _guarded_cache: frozenset[str] | None = None
@@ -109,30 +121,131 @@ def _forget_guarded(*, setting: str, **kwargs: object) -> None:
     global _guarded_cache
     if setting in ("DBTOOLS_DATABASES", "DATABASES"):
         _guarded_cache = None
+        changes.note()
+
+
+# The raw READ_ONLY_MODE and GET_ONLY_MODE in the environment when the state was last
+# worked out. A connection found clear under the current change token is still clear
+# while the environment holds these same objects.
+_seen_read_only: object = None
+_seen_get_only: object = None
+
+
+def _process_active() -> tuple[object, bool]:
+    """The change token, then whether a mode is on in this process (worked out in full)."""
+    global _seen_read_only, _seen_get_only
+    # Read before the state is worked out: whatever changes meanwhile makes them stale.
+    token = changes.token
+    read_only, get_only = environ_get(READ_ONLY_KEY), environ_get(GET_ONLY_KEY)
+    active = current_state().active
+    _seen_read_only, _seen_get_only = read_only, get_only
+    return token, active
 
 
 # -- the statement check ------------------------------------------------------------------
+#
+# Every cursor Django makes for a guarded connection is of a subclass of the class it would
+# have made, whose _execute_with_wrappers (the one path of execute() and executemany())
+# checks the statement first. A cursor made while no mode was on remembers the change
+# token it saw: while that token holds, its queries go straight through, and the first
+# query after a switch flips (the cursor still held) is checked in full.
 
 
-def check_statement(
-    execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]
-) -> Any:
-    connection: BaseDatabaseWrapper = context["connection"]
-    if blocking(connection.alias):
-        text = _text(sql, connection)
-        if not is_read(text, connection.vendor):
-            _refuse(connection.alias, text)
-        if connection.vendor == "sqlite" and SQLITE_WRITE_LOCK.match(text):
-            # PRAGMA query_only refuses the write lock that BEGIN IMMEDIATE/EXCLUSIVE take;
-            # a deferred transaction reads the same, so atomic() keeps working in every
-            # transaction_mode.
-            sql = "BEGIN"
-    try:
-        return execute(sql, params, many, context)
-    except DatabaseError as error:
-        if is_read_only_refusal(error):
-            note_refusal()
-        raise
+class GuardedCursor(CursorWrapper):
+    """The cursor Django makes for a guarded connection (or a subclass of its own kind)."""
+
+    # The change token under which this cursor was found to have nothing to check (no
+    # mode on), and the one under which its writes were found refused (the native
+    # session already applied). Compared with changes.token on every query.
+    _dbtools_clear: object = None
+    _dbtools_blocked: object = None
+
+    def _execute_with_wrappers(
+        self, sql: Any, params: Any, many: bool, executor: Callable[..., Any]
+    ) -> Any:
+        token = changes.token
+        if self._dbtools_clear is not token:
+            if self._dbtools_blocked is token and type(sql) is str and not _allowed.get():
+                # A mode on and nothing changed: the statement alone is judged.
+                verdict = _verdict(sql, self.db.vendor)
+                if verdict is not READ:
+                    sql = _judged(self.db, sql, verdict)
+            else:
+                sql = _check(self, sql)
+        # Django's own body of this method (the same from 5.2 to 6.1), repeated rather
+        # than called: a call would add a Python call to every query, which is the whole
+        # cost of the guard while no mode is on.
+        context = {"connection": self.db, "cursor": self}
+        for wrapper in reversed(self.db.execute_wrappers):
+            executor = functools.partial(wrapper, executor)
+        try:
+            return executor(sql, params, many, context)
+        except DatabaseError as error:
+            if is_read_only_refusal(error):
+                note_refusal()
+            raise
+
+    def callproc(self, procname: Any, params: Any = None, kparams: Any = None) -> Any:
+        # A procedure may write: the database's own read-only session is what stops it.
+        if self._dbtools_clear is not changes.token:
+            _settle(self)
+        return super().callproc(procname, params, kparams)
+
+
+def _check(cursor: GuardedCursor, sql: Any) -> Any:
+    """The statement to run, or ReadOnlyError: the full check, for a cursor not known clear."""
+    if not _settle(cursor):
+        return sql
+    connection: BaseDatabaseWrapper = cursor.db
+    text = _text(sql, connection)
+    verdict = _verdict(text, connection.vendor)
+    return sql if verdict is READ else _judged(connection, text, verdict)
+
+
+def _judged(connection: BaseDatabaseWrapper, text: str, verdict: str) -> str:
+    """What runs instead of a statement that is not a plain read (or ReadOnlyError)."""
+    if verdict is WRITE:
+        _refuse(connection.alias, text)
+    # PRAGMA query_only refuses the write lock that BEGIN IMMEDIATE/EXCLUSIVE take; a
+    # deferred transaction reads the same, so atomic() keeps working in every
+    # transaction_mode.
+    return "BEGIN"
+
+
+READ, WRITE, TAKES_WRITE_LOCK = "read", "write", "takes a write lock"
+
+
+@functools.lru_cache(maxsize=4096)
+def _verdict(text: str, vendor: str) -> str:
+    # Kept per text: the ORM sends the same few statements over and over.
+    if not is_read(text, vendor):
+        return WRITE
+    if vendor == "sqlite" and SQLITE_WRITE_LOCK.match(text):
+        return TAKES_WRITE_LOCK
+    return READ
+
+
+def _settle(cursor: GuardedCursor) -> bool:
+    """Bring the connection's native session in line with the mode; whether writes are refused.
+
+    Notes on the cursor, and on its connection, the change token under which that was found,
+    so that nothing needs working out again until the token changes.
+    """
+    connection: BaseDatabaseWrapper = cursor.db
+    token, active = _process_active()
+    blocked = _refuses(active, connection.alias)
+    sync_native(connection, blocked)
+    in_step = getattr(connection, NATIVE_ATTR, None) == (connection.connection, blocked)
+    if blocked:
+        cursor._dbtools_blocked = token
+        if in_step:
+            connection._dbtools_blocked = token  # type: ignore[attr-defined]
+        return True
+    cursor._dbtools_blocked = None
+    if not active and in_step:
+        connection._dbtools_clear = token  # type: ignore[attr-defined]
+        cursor._dbtools_clear = token
+    return False
 
 
 def _text(sql: Any, connection: BaseDatabaseWrapper) -> str:
@@ -165,10 +278,9 @@ def _refuse(alias: str, sql: str) -> None:
 # -- the database's own read-only session --------------------------------------------------
 
 
-def sync_native(connection: BaseDatabaseWrapper) -> None:
-    """Make the connection's read-only session match the mode, if it does not already."""
+def sync_native(connection: BaseDatabaseWrapper, wanted: bool) -> None:
+    """Make the connection's read-only session read-only or not, if it is not already."""
     raw = connection.connection
-    wanted = blocking(connection.alias)
     applied = getattr(connection, NATIVE_ATTR, None)
     if applied is not None and applied[0] is raw:
         if applied[1] == wanted:
@@ -269,19 +381,64 @@ NATIVE_APPLIERS: dict[str, Callable[[BaseDatabaseWrapper, Any, bool], None]] = {
 
 @receiver(connection_created)
 def install(connection: BaseDatabaseWrapper, **kwargs: object) -> None:
-    """Put both layers on ``connection``; calling it again changes nothing."""
-    if check_statement not in connection.execute_wrappers:
-        connection.execute_wrappers.insert(0, check_statement)
-    if not getattr(connection.create_cursor, "_dbtools", False):
-        create_cursor = connection.create_cursor
+    """Make every cursor of ``connection`` a guarded one; calling it again changes nothing."""
+    # A new driver connection is checked in full before it is trusted.
+    connection._dbtools_clear = connection._dbtools_blocked = None  # type: ignore[attr-defined]
+    for name in ("make_cursor", "make_debug_cursor"):
+        make = getattr(connection, name)
+        if not getattr(make, "_dbtools", False):
+            setattr(connection, name, _guarding(connection, make))
 
-        def create_guarded_cursor(name: Any = None) -> Any:
-            cursor = create_cursor(name)
-            sync_native(connection)
-            return cursor
 
-        create_guarded_cursor._dbtools = True  # type: ignore[attr-defined]
-        connection.create_cursor = create_guarded_cursor  # type: ignore[method-assign]
+def _guarding(
+    connection: BaseDatabaseWrapper, make: Callable[[Any], CursorWrapper]
+) -> Callable[[Any], CursorWrapper]:
+    # Django's plain cursor is made here directly, in place of the call to make_cursor:
+    # no call is added to making a cursor. Any other kind (the debug cursor, a backend's
+    # own) is made as usual and becomes the guarded subclass of its class.
+    direct = getattr(make, "__func__", None) is BaseDatabaseWrapper.make_cursor
+
+    def make_guarded_cursor(cursor: Any) -> CursorWrapper:
+        if direct:
+            wrapped: CursorWrapper = GuardedCursor(cursor, connection)
+        else:
+            wrapped = make(cursor)
+            wrapped.__class__ = _guarded_classes.get(type(wrapped)) or _guarded_class(type(wrapped))
+        token = changes.token
+        if (
+            environ_get(READ_ONLY_KEY) is not _seen_read_only
+            or environ_get(GET_ONLY_KEY) is not _seen_get_only
+        ):
+            _settle(wrapped)  # type: ignore[arg-type]
+        elif connection._dbtools_clear is token:  # type: ignore[attr-defined]
+            # No mode on, nothing changed, the native session in step: nothing to do.
+            wrapped._dbtools_clear = token  # type: ignore[attr-defined]
+        elif connection._dbtools_blocked is token and not _allowed.get():  # type: ignore[attr-defined]
+            # A mode on, nothing changed, the native session read-only: statements are
+            # still judged one by one.
+            wrapped._dbtools_blocked = token  # type: ignore[attr-defined]
+        else:
+            _settle(wrapped)  # type: ignore[arg-type]
+        return wrapped
+
+    make_guarded_cursor._dbtools = True  # type: ignore[attr-defined]
+    return make_guarded_cursor
+
+
+_guarded_classes: dict[type, type] = {}
+
+
+def _guarded_class(cls: type) -> type:
+    # The backend's own cursor class keeps its extras (PostgreSQL's debug cursor has copy()).
+    if issubclass(cls, GuardedCursor):
+        return cls
+    guarded = (
+        GuardedCursor
+        if cls is CursorWrapper
+        else type(f"Guarded{cls.__name__}", (GuardedCursor, cls), {})
+    )
+    _guarded_classes[cls] = guarded
+    return guarded
 
 
 def install_everywhere() -> None:
@@ -303,9 +460,10 @@ def _allow_writes_in(cls: type, name: str) -> None:
 # -- the request in progress ----------------------------------------------------------------
 
 
-def note_refusal() -> None:
-    """Remember that a write was refused while serving the current request, if any."""
-    request = current_request.get()
+def note_refusal(request: HttpRequest | None = None) -> None:
+    """Remember that a write was refused while serving ``request`` (or the current one)."""
+    if request is None:
+        request = current_request.get()
     if request is not None:
         setattr(request, REFUSED_ATTR, True)
 

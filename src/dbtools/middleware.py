@@ -60,7 +60,10 @@ class ReadOnlyMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.__acall__(request)
-        state, refusal = self.before_view(request)
+        state = current_state()
+        if not state.active:  # the common case, in as few steps as can be
+            return self.after_view(request, self.get_response(request), None)  # type: ignore[arg-type]
+        served_as, refusal = self.before_view(request, state)
         if refusal is not None:
             return refusal
         token = guard.current_request.set(request)  # for the guard's log and refusals
@@ -68,10 +71,13 @@ class ReadOnlyMiddleware:
             response = self.get_response(request)
         finally:
             guard.current_request.reset(token)
-        return self.after_view(request, response, state)  # type: ignore[arg-type]
+        return self.after_view(request, response, served_as)  # type: ignore[arg-type]
 
     async def __acall__(self, request: HttpRequest) -> Response:
-        state, refusal = self.before_view(request)
+        state = current_state()
+        if not state.active:
+            return self.after_view(request, await self.get_response(request), None)  # type: ignore[misc]
+        served_as, refusal = self.before_view(request, state)
         if refusal is not None:
             return refusal
         token = guard.current_request.set(request)
@@ -79,7 +85,7 @@ class ReadOnlyMiddleware:
             response = await self.get_response(request)  # type: ignore[misc]
         finally:
             guard.current_request.reset(token)
-        return self.after_view(request, response, state)
+        return self.after_view(request, response, served_as)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Response | None:
         """A write the guard or the database itself refused becomes the refusal, not a 500.
@@ -96,13 +102,14 @@ class ReadOnlyMiddleware:
             state = State(
                 mode=Mode.GET_ONLY, message=message_setting(), retry_after=retry_after_setting()
             )
+        guard.note_refusal(request)
         freeze_session(request)
         return refusal_response(request, state)
 
     @staticmethod
-    def before_view(request: HttpRequest) -> tuple[State | None, Response | None]:
-        state = current_state()
-        if not state.active or is_exempt(request.path_info):
+    def before_view(request: HttpRequest, state: State) -> tuple[State | None, Response | None]:
+        """With a mode on: the state the request is served in (None if exempt), or a refusal."""
+        if is_exempt(request.path_info):
             return None, None
         if state.mode is Mode.ANONYMOUS:
             log_out(request)

@@ -21,6 +21,7 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from dbtools import changes
 from dbtools.conf import DEFAULT_REFRESH, conf, valid_refresh, valid_seconds
 from dbtools.push import Channel, Listener, PushError
 from dbtools.signals import mode_changed
@@ -202,6 +203,7 @@ class Watcher:
             self._stop.set()
             self._started = False
             self._state = OFF
+        changes.note()
 
     def _start(self) -> None:
         with self._lock:
@@ -280,6 +282,8 @@ class Watcher:
                 return  # a reset happened while this read was under way: it is stale
             previous = self._state
             self._state = state
+        if state is not previous:
+            changes.note()
         if state != previous:
             mode_changed.send(sender=Watcher, state=state, previous=previous)
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from dbtools import changes
 from dbtools.conf import DEFAULT_MESSAGE, DEFAULT_RETRY_AFTER, conf, valid_seconds
 from dbtools.state import OFF, Mode, State
 
@@ -71,8 +72,8 @@ def settings_state() -> State:
     generation, read_only, get_only, state = _snapshot
     if (
         generation == _generation
-        and read_only == _environ_get(_READ_ONLY_KEY)
-        and get_only == _environ_get(_GET_ONLY_KEY)
+        and read_only == environ_get(READ_ONLY_KEY)
+        and get_only == environ_get(GET_ONLY_KEY)
     ):
         return state
     return _take_snapshot()
@@ -80,17 +81,19 @@ def settings_state() -> State:
 
 def _take_snapshot() -> State:
     global _snapshot
-    key = (_generation, _environ_get(_READ_ONLY_KEY), _environ_get(_GET_ONLY_KEY))
+    key = (_generation, environ_get(READ_ONLY_KEY), environ_get(GET_ONLY_KEY))
     mode = _switched_mode(conf.READ_ONLY_MODE, conf.GET_ONLY_MODE)
     state = OFF
     if mode is not Mode.OFF:
         state = State(mode=mode, message=message_setting(), retry_after=retry_after_setting())
     _snapshot = (*key, state)
+    changes.note()
     return state
 
 
 def _environ_lookup() -> tuple[Callable[[Any], object], object, object]:
-    # os.environ.get encodes the key and decodes the value on each call (about 0.5 us);
+    # The raw value of each switch in the environment, compared by identity to notice a
+    # change. os.environ.get encodes the key and decodes the value on each call (about 0.5 us);
     # to notice a change, the raw values in the mapping behind it are enough, where the
     # platform keeps one.
     data = getattr(os.environ, "_data", None)
@@ -99,7 +102,7 @@ def _environ_lookup() -> tuple[Callable[[Any], object], object, object]:
     return os.environ.get, "READ_ONLY_MODE", "GET_ONLY_MODE"
 
 
-_environ_get, _READ_ONLY_KEY, _GET_ONLY_KEY = _environ_lookup()
+environ_get, READ_ONLY_KEY, GET_ONLY_KEY = _environ_lookup()
 _generation = 0
 # (settings generation, raw READ_ONLY_MODE, raw GET_ONLY_MODE, the state they gave)
 _snapshot: tuple[int, object, object, State] = (-1, None, None, OFF)
@@ -110,6 +113,7 @@ def _forget_on_setting_change(*, setting: str, **kwargs: object) -> None:
     global _generation
     if setting in ("READ_ONLY_MODE", "GET_ONLY_MODE") or setting.startswith("DBTOOLS_"):
         _generation += 1
+        changes.note()
 
 
 def _switched_mode(read_only: object, get_only: object) -> Mode:

@@ -1,0 +1,148 @@
+"""The per-request and per-query benchmarks again, counted in CPU instructions, not seconds.
+
+    python benchmarks/instructions.py [--json PATH]
+
+A shared machine's speed drifts by several percent from one second to the next, which hides
+a difference of 1%. Valgrind's callgrind counts the instructions a process executes, whatever
+else the machine is doing: each configuration runs in a fresh process under callgrind, once
+with N operations and once with 3N, and the difference divided by 2N is its count per
+operation, start-up left out. Hash seed fixed, address randomisation off, garbage collection
+off while counting, so a count repeats to the instruction; what remains is that changing the
+code shifts where objects land in memory, worth a few tenths of a percent per request either
+way ("a middleware that does nothing" shows that floor). Needs valgrind on the PATH (Debian:
+apt install valgrind); without it, nothing is counted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.harness import Config, Group, emit  # noqa: E402
+
+# (module, how its groups are built, operations N): a request costs about 100 times a query.
+SOURCES = [
+    ("benchmarks.request_overhead", "request", 100),
+    ("benchmarks.guard_overhead", "cursor", 300),
+]
+COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def groups_of(module_name: str, kind: str) -> list[Group]:
+    module = importlib.import_module(module_name)
+    if kind == "request":
+        return [
+            Group("Instructions per request, mode off", module.configs(False)),
+            Group("Instructions per request, mode on", module.configs(True)),
+        ]
+    return [
+        Group(
+            "Instructions per query, cursor query, sqlite",
+            module.group("", module.cursor_query).configs,
+        )
+    ]
+
+
+def child(module_name: str, kind: str, group_index: int, config_index: int, number: int) -> None:
+    """Runs inside callgrind: one configuration, ``number`` operations, nothing else."""
+    import gc
+
+    config: Config = groups_of(module_name, kind)[group_index].configs[config_index]
+    with config.setup():
+        for _ in range(50):  # connections, caches and lazy imports, as in a serving process
+            config.operation()
+        gc.collect()
+        gc.disable()
+        for _ in range(number):
+            config.operation()
+
+
+def count(module_name: str, kind: str, group_index: int, config_index: int, number: int) -> int:
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+        "--child",
+        module_name,
+        kind,
+        str(group_index),
+        str(config_index),
+        str(number),
+    ]
+    if shutil.which("setarch"):
+        command = ["setarch", os.uname().machine, "-R", *command]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        check=True,
+    )
+    return int(COLLECTED.findall(done.stderr)[-1])
+
+
+def per_operation(task: tuple[str, str, int, int, int]) -> float:
+    module_name, kind, group_index, config_index, number = task
+    once = count(module_name, kind, group_index, config_index, number)
+    thrice = count(module_name, kind, group_index, config_index, 3 * number)
+    return (thrice - once) / (2 * number)
+
+
+def main() -> None:
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed: no instruction counts.")
+        emit([])
+        return
+    groups: list[Group] = []
+    tasks: list[tuple[str, str, int, int, int]] = []
+    for module_name, kind, number in SOURCES:
+        # Only the names and the layout of the groups are needed here; each count runs in
+        # its own process.
+        listing = subprocess.run(
+            [sys.executable, __file__, "--list", module_name, kind],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        ).stdout.splitlines()
+        for group_index, line in enumerate(listing):
+            title, *names = line.split("\t")
+            configs = [Config(name, print, baseline=i == 0) for i, name in enumerate(names)]
+            groups.append(Group(title, configs, unit="instructions per operation"))
+            tasks += [
+                (module_name, kind, group_index, index, number) for index in range(len(names))
+            ]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = iter(pool.map(per_operation, tasks))
+        for group in groups:
+            group.samples = {config.name: [next(results)] for config in group.configs}
+    emit(groups)
+
+
+if __name__ == "__main__":
+    if "--child" in sys.argv:
+        at = sys.argv.index("--child")
+        name, kind, group_index, config_index, number = sys.argv[at + 1 : at + 6]
+        sys.argv = [sys.argv[0]]  # the benchmark modules read their own options
+        child(name, kind, int(group_index), int(config_index), int(number))
+    elif "--list" in sys.argv:
+        at = sys.argv.index("--list")
+        name, kind = sys.argv[at + 1 : at + 3]
+        sys.argv = [sys.argv[0]]
+        for group in groups_of(name, kind):
+            assert group.configs[0].baseline, "the baseline comes first"
+            print("\t".join([group.title, *(c.name for c in group.configs)]))
+    else:
+        main()
