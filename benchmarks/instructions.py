@@ -4,13 +4,15 @@
 
 A shared machine's speed drifts by several percent from one second to the next, which hides
 a difference of 1%. Valgrind's callgrind counts the instructions a process executes, whatever
-else the machine is doing: each configuration runs in a fresh process under callgrind, once
-with N operations and once with 3N, and the difference divided by 2N is its count per
-operation, start-up left out. Hash seed fixed, address randomisation off, garbage collection
-off while counting, so a count repeats to the instruction; what remains is that changing the
-code shifts where objects land in memory, worth a few tenths of a percent per request either
-way ("a middleware that does nothing" shows that floor). Needs valgrind on the PATH (Debian:
-apt install valgrind); without it, nothing is counted.
+else the machine is doing: each configuration runs in fresh processes under callgrind, with
+N, 3N and 5N operations, and the difference between two counts divided by the operations
+between them is its count per operation, start-up left out; the two estimates must agree
+(now and then one process does some one-off work another does not). Hash seed fixed, address
+randomisation off, garbage collection off while counting, so a count repeats to the
+instruction; what remains is that changing the code shifts where objects land in memory, worth
+a few tenths of a percent per request either way ("a middleware that does nothing" shows that
+floor). Needs valgrind on the PATH (Debian: apt install valgrind); without it, nothing is
+counted.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ SOURCES = [
     ("benchmarks.guard_overhead", "cursor", 300),
 ]
 COLLECTED = re.compile(r"Collected : (\d+)")
+AGREEMENT = 0.002  # two estimates of one configuration closer than this agree
 
 
 def groups_of(module_name: str, kind: str) -> list[Group]:
@@ -94,10 +97,24 @@ def count(module_name: str, kind: str, group_index: int, config_index: int, numb
 
 
 def per_operation(task: tuple[str, str, int, int, int]) -> float:
+    """Instructions per operation, from counts after N, 3N and 5N operations.
+
+    The two estimates (N to 3N, 3N to 5N) must agree: now and then one process does some
+    one-off work that another does not, and a count that carries it is counted again.
+    """
     module_name, kind, group_index, config_index, number = task
-    once = count(module_name, kind, group_index, config_index, number)
-    thrice = count(module_name, kind, group_index, config_index, 3 * number)
-    return (thrice - once) / (2 * number)
+    estimates: list[float] = []
+    for _ in range(3):
+        counts = [
+            count(module_name, kind, group_index, config_index, times * number)
+            for times in (1, 3, 5)
+        ]
+        estimates = [(b - a) / (2 * number) for a, b in zip(counts, counts[1:], strict=False)]
+        if abs(estimates[0] - estimates[1]) <= AGREEMENT * estimates[0]:
+            break
+    else:
+        print(f"warning: counts for {task} never agreed: {estimates}", file=sys.stderr)
+    return sum(estimates) / len(estimates)
 
 
 def main() -> None:

@@ -96,12 +96,8 @@ class writes_allowed:  # noqa: N801 - used like a function, as contextlib's help
         return inner  # type: ignore[return-value]
 
 
-def blocking(alias: str) -> bool:
-    """Whether writes to ``alias`` are refused here and now."""
-    return _refuses(_process_active()[1], alias)
-
-
 def _refuses(active: bool, alias: str) -> bool:
+    """Whether writes to ``alias`` are refused here and now, given whether a mode is on."""
     return active and not _allowed.get() and alias in (_guarded_cache or _guarded())
 
 

@@ -138,7 +138,14 @@ def is_safe(request: HttpRequest) -> bool:
 
 
 def is_exempt(path: str) -> bool:
-    return any(pattern.match(path) for pattern in exempt_patterns(conf.DBTOOLS_EXEMPT_PATHS))
+    global _exempt
+    if _exempt is None:
+        # Kept until the setting changes: reading an absent setting costs an exception.
+        _exempt = exempt_patterns(conf.DBTOOLS_EXEMPT_PATHS)
+    return any(pattern.match(path) for pattern in _exempt)
+
+
+_exempt: tuple[re.Pattern[str], ...] | None = None
 
 
 def exempt_patterns(value: object) -> tuple[re.Pattern[str], ...]:
@@ -215,7 +222,9 @@ def _saves_every_request() -> bool:
 
 
 @receiver(setting_changed)
-def _forget_session_setting(*, setting: str, **kwargs: object) -> None:
-    global _save_every_request
+def _forget_settings(*, setting: str, **kwargs: object) -> None:
+    global _save_every_request, _exempt
     if setting == "SESSION_SAVE_EVERY_REQUEST":
         _save_every_request = None
+    elif setting == "DBTOOLS_EXEMPT_PATHS":
+        _exempt = None
