@@ -164,7 +164,10 @@ READING = """## Reading these figures
   difference of a fraction of a percent shows; what remains is that any change of code shifts
   where objects land in memory, worth a few tenths of a percent per request either way: "a
   middleware that does nothing" shows that floor. Instructions are not time (a Redis round
-  trip waits on the network and costs few of them), so both are given.
+  trip waits on the network and costs few of them), so both are given. With the state in
+  Redis, the count also holds what the background thread does on its timer (a read every
+  `DBTOOLS_REFRESH`), which under valgrind's fiftyfold slowdown falls on far fewer requests
+  than in real time: that row overstates it.
 - **Guard** is the cost per query of the database guard. django-read-only calls its execute
   wrapper on every query and, while read-only, checks the start of each statement. Ours, with
   no mode on, compares a change token when the cursor is made and when the statement runs;
