@@ -32,28 +32,26 @@ def redis_url() -> str:
 @pytest.fixture
 def cache_store(settings, redis_url: str) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """DBTOOLS_STATE = "cache" on the real Redis, under a key prefix of this test's own."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "dbtools": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": redis_url,
-            "KEY_PREFIX": f"dbtools-test-{uuid4().hex}",
-        },
-    }
-    settings.DBTOOLS_STATE = "cache"
-    settings.DBTOOLS_CACHE = "dbtools"
-    settings.DBTOOLS_REFRESH = 0.1
+    use_redis_state(settings, redis_url, refresh=0.1, key_prefix=f"dbtools-test-{uuid4().hex}")
     yield
 
 
 def use_private_redis(settings, url: str, refresh: float) -> None:  # type: ignore[no-untyped-def]
     """DBTOOLS_STATE = "cache" on a private server the test may stop, read every ``refresh`` s."""
+    use_redis_state(settings, url, refresh)
+
+
+def use_redis_state(settings, url: str, refresh: float, key_prefix: str = "") -> None:  # type: ignore[no-untyped-def]
     settings.CACHES = {
         **settings.CACHES,
-        "shared": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url},
+        "dbtools": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": key_prefix,
+        },
     }
     settings.DBTOOLS_STATE = "cache"
-    settings.DBTOOLS_CACHE = "shared"
+    settings.DBTOOLS_CACHE = "dbtools"
     settings.DBTOOLS_REFRESH = refresh
 
 

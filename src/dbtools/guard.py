@@ -399,7 +399,7 @@ def _guarding(
             wrapped: CursorWrapper = GuardedCursor(cursor, connection)
         else:
             wrapped = make(cursor)
-            wrapped.__class__ = _guarded_classes.get(type(wrapped)) or _guarded_class(type(wrapped))
+            wrapped.__class__ = _guarded_class(type(wrapped))
         token = changes.token
         if (
             environ_get(READ_ONLY_KEY) is not _seen_read_only
@@ -426,14 +426,15 @@ _guarded_classes: dict[type, type] = {}
 
 def _guarded_class(cls: type) -> type:
     # The backend's own cursor class keeps its extras (PostgreSQL's debug cursor has copy()).
-    if issubclass(cls, GuardedCursor):
-        return cls
-    guarded = (
-        GuardedCursor
-        if cls is CursorWrapper
-        else type(f"Guarded{cls.__name__}", (GuardedCursor, cls), {})
-    )
-    _guarded_classes[cls] = guarded
+    guarded = _guarded_classes.get(cls)
+    if guarded is None:
+        if issubclass(cls, GuardedCursor):
+            guarded = cls
+        elif cls is CursorWrapper:
+            guarded = GuardedCursor
+        else:
+            guarded = type(f"Guarded{cls.__name__}", (GuardedCursor, cls), {})
+        _guarded_classes[cls] = guarded
     return guarded
 
 

@@ -282,9 +282,8 @@ class Watcher:
                 return  # a reset happened while this read was under way: it is stale
             previous = self._state
             self._state = state
-        if state is not previous:
-            changes.note()
         if state != previous:
+            changes.note()
             mode_changed.send(sender=Watcher, state=state, previous=previous)
 
     def forget_parent(self) -> None:
