@@ -5,7 +5,9 @@
 Side by side in one run: no middleware (the baseline: sessions and authentication only), a
 middleware that does nothing (the floor any middleware stands on), ReadOnlyMiddleware with
 the state in settings and in Redis, django-maintenance-mode with its file and cache (Redis)
-backends, and django-read-only. The view makes one small query, so the database guard is
+backends, and django-read-only. The visitor is logged in, as on most pages of a site with
+accounts: SessionMiddleware loads the session and AuthenticationMiddleware the user, and the
+view makes one small query of its own, three queries in all, so the database guard is
 measured too. "on" means: ours serves the page read-only; the
 maintenance middleware answers its 503 page instead; django-read-only serves the read.
 """
@@ -63,6 +65,25 @@ from dbtools.current import current_state  # noqa: E402
 from dbtools.state import Mode, State  # noqa: E402
 from dbtools.stores import CacheStore  # noqa: E402
 
+
+def logged_in_session() -> str:
+    """The key of a session in which the benchmark's user is logged in."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+
+    user = User.objects.get(username="reader")
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    assert session.session_key is not None
+    return session.session_key
+
+
+COOKIE = f"sessionid={logged_in_session()}"
+
 # The wrapper itself: hooks installed through the django.db.connection proxy would pay for
 # the proxy on every query, which no real site does.
 connection = connections["default"]
@@ -82,6 +103,7 @@ def environ() -> dict[str, object]:
         "PATH_INFO": "/",
         "SCRIPT_NAME": "",
         "QUERY_STRING": "",
+        "HTTP_COOKIE": COOKIE,
         "SERVER_NAME": "bench",
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",

@@ -4,8 +4,9 @@ from django.urls import path
 
 
 def page(request: HttpRequest) -> HttpResponse:
-    """A typical read: one small query, a small page."""
-    return HttpResponse(f"hello {User.objects.filter(pk=1).values_list('username', flat=True)[0]}")
+    """A typical read for a logged-in visitor: the user, one small query, a small page."""
+    first = User.objects.filter(pk=1).values_list("username", flat=True)[0]
+    return HttpResponse(f"hello {request.user.get_username()}, first {first}")
 
 
 urlpatterns = [path("", page)]

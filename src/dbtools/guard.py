@@ -13,7 +13,7 @@ Two layers, both installed once on every connection:
 
 What was worked out is kept, per connection and per cursor, under the change token of
 ``dbtools.changes``: while no switch, setting or stored state has changed, a query with no
-mode on costs three identity checks when its cursor is made and one when it runs.
+mode on costs one identity check when its cursor is made and one when it runs.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from dbtools.conf import conf
 from dbtools.current import current_state
 from dbtools.errors import ReadOnlyError, is_read_only_refusal
 from dbtools.sql import is_read
-from dbtools.switches import GET_ONLY_KEY, READ_ONLY_KEY, environ_get
 
 logger = logging.getLogger("dbtools")
 
@@ -120,22 +119,10 @@ def _forget_guarded(*, setting: str, **kwargs: object) -> None:
         changes.note()
 
 
-# The raw READ_ONLY_MODE and GET_ONLY_MODE in the environment when the state was last
-# worked out. A connection found clear under the current change token is still clear
-# while the environment holds these same objects.
-_seen_read_only: object = None
-_seen_get_only: object = None
-
-
 def _process_active() -> tuple[object, bool]:
     """The change token, then whether a mode is on in this process (worked out in full)."""
-    global _seen_read_only, _seen_get_only
-    # Read before the state is worked out: whatever changes meanwhile makes them stale.
-    token = changes.token
-    read_only, get_only = environ_get(READ_ONLY_KEY), environ_get(GET_ONLY_KEY)
-    active = current_state().active
-    _seen_read_only, _seen_get_only = read_only, get_only
-    return token, active
+    token = changes.token  # read first: a change made meanwhile leaves it stale
+    return token, current_state().active
 
 
 # -- the statement check ------------------------------------------------------------------
@@ -163,7 +150,7 @@ class GuardedCursor(CursorWrapper):
         if self._dbtools_clear is not token:
             if self._dbtools_blocked is token and type(sql) is str and not _allowed.get():
                 # A mode on and nothing changed: the statement alone is judged.
-                verdict = _verdict(sql, self.db.vendor)
+                verdict = self.db._dbtools_verdicts.get(sql) or _verdict(self.db, sql)
                 if verdict is not READ:
                     sql = _judged(self.db, sql, verdict)
             else:
@@ -194,7 +181,7 @@ def _check(cursor: GuardedCursor, sql: Any) -> Any:
         return sql
     connection: BaseDatabaseWrapper = cursor.db
     text = _text(sql, connection)
-    verdict = _verdict(text, connection.vendor)
+    verdict = _verdict(connection, text)
     return sql if verdict is READ else _judged(connection, text, verdict)
 
 
@@ -209,11 +196,23 @@ def _judged(connection: BaseDatabaseWrapper, text: str, verdict: str) -> str:
 
 
 READ, WRITE, TAKES_WRITE_LOCK = "read", "write", "takes a write lock"
+VERDICTS_KEPT = 4096
+# The verdict on each statement text, per vendor: the ORM sends the same few statements
+# over and over. Each connection holds its vendor's dict, one lookup away.
+_verdicts: dict[str, dict[str, str]] = {}
 
 
-@functools.lru_cache(maxsize=4096)
-def _verdict(text: str, vendor: str) -> str:
-    # Kept per text: the ORM sends the same few statements over and over.
+def _verdict(connection: BaseDatabaseWrapper, text: str) -> str:
+    verdicts: dict[str, str] = connection._dbtools_verdicts  # type: ignore[attr-defined]
+    verdict = verdicts.get(text)
+    if verdict is None:
+        if len(verdicts) >= VERDICTS_KEPT:
+            verdicts.clear()  # statements built with their values inlined never repeat
+        verdict = verdicts[text] = _judge(text, connection.vendor)
+    return verdict
+
+
+def _judge(text: str, vendor: str) -> str:
     if not is_read(text, vendor):
         return WRITE
     if vendor == "sqlite" and SQLITE_WRITE_LOCK.match(text):
@@ -380,6 +379,7 @@ def install(connection: BaseDatabaseWrapper, **kwargs: object) -> None:
     """Make every cursor of ``connection`` a guarded one; calling it again changes nothing."""
     # A new driver connection is checked in full before it is trusted.
     connection._dbtools_clear = connection._dbtools_blocked = None  # type: ignore[attr-defined]
+    connection._dbtools_verdicts = _verdicts.setdefault(connection.vendor, {})  # type: ignore[attr-defined]
     for name in ("make_cursor", "make_debug_cursor"):
         make = getattr(connection, name)
         if not getattr(make, "_dbtools", False):
@@ -401,12 +401,7 @@ def _guarding(
             wrapped = make(cursor)
             wrapped.__class__ = _guarded_class(type(wrapped))
         token = changes.token
-        if (
-            environ_get(READ_ONLY_KEY) is not _seen_read_only
-            or environ_get(GET_ONLY_KEY) is not _seen_get_only
-        ):
-            _settle(wrapped)  # type: ignore[arg-type]
-        elif connection._dbtools_clear is token:  # type: ignore[attr-defined]
+        if connection._dbtools_clear is token:  # type: ignore[attr-defined]
             # No mode on, nothing changed, the native session in step: nothing to do.
             wrapped._dbtools_clear = token  # type: ignore[attr-defined]
         elif connection._dbtools_blocked is token and not _allowed.get():  # type: ignore[attr-defined]

@@ -11,14 +11,15 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 
-from dbtools import guard
+from dbtools import changes, current, guard
 from dbtools.conf import conf
-from dbtools.current import current_state
 from dbtools.errors import is_connection_lost, is_read_only_refusal
+from dbtools.guard import REFUSED_ATTR
 from dbtools.refusal import refusal_response
 from dbtools.sessions import FrozenSession
 from dbtools.state import Mode, State
@@ -53,6 +54,7 @@ class ReadOnlyMiddleware:
         self, get_response: Callable[[HttpRequest], Response | Awaitable[Response]]
     ) -> None:
         self.get_response = get_response
+        _read_session_settings()
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
@@ -60,10 +62,11 @@ class ReadOnlyMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.__acall__(request)
-        state = current_state()
-        if not state.active:  # the common case, in as few steps as can be
-            return self.after_view(request, self.get_response(request), None)  # type: ignore[arg-type]
-        served_as, refusal = self.before_view(request, state)
+        # The common case, in as few steps as can be: nothing has changed since no mode was
+        # found on.
+        if current.off_under is changes.token or not (state := current.current_state()).active:
+            return after_view(request, self.get_response(request), None)  # type: ignore[arg-type]
+        served_as, refusal = before_view(request, state)
         if refusal is not None:
             return refusal
         token = guard.current_request.set(request)  # for the guard's log and refusals
@@ -71,13 +74,12 @@ class ReadOnlyMiddleware:
             response = self.get_response(request)
         finally:
             guard.current_request.reset(token)
-        return self.after_view(request, response, served_as)  # type: ignore[arg-type]
+        return after_view(request, response, served_as)  # type: ignore[arg-type]
 
     async def __acall__(self, request: HttpRequest) -> Response:
-        state = current_state()
-        if not state.active:
-            return self.after_view(request, await self.get_response(request), None)  # type: ignore[misc]
-        served_as, refusal = self.before_view(request, state)
+        if current.off_under is changes.token or not (state := current.current_state()).active:
+            return after_view(request, await self.get_response(request), None)  # type: ignore[misc]
+        served_as, refusal = before_view(request, state)
         if refusal is not None:
             return refusal
         token = guard.current_request.set(request)
@@ -85,7 +87,7 @@ class ReadOnlyMiddleware:
             response = await self.get_response(request)  # type: ignore[misc]
         finally:
             guard.current_request.reset(token)
-        return self.after_view(request, response, served_as)
+        return after_view(request, response, served_as)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Response | None:
         """A write the guard or the database itself refused becomes the refusal, not a 500.
@@ -96,7 +98,7 @@ class ReadOnlyMiddleware:
         """
         if not (is_read_only_refusal(exception) or is_connection_lost(exception)):
             return None
-        state = current_state()
+        state = current.current_state()
         if not state.active:
             # The database was made read-only behind our back (a DBA, a failover).
             state = State(
@@ -106,26 +108,32 @@ class ReadOnlyMiddleware:
         freeze_session(request)
         return refusal_response(request, state)
 
-    @staticmethod
-    def before_view(request: HttpRequest, state: State) -> tuple[State | None, Response | None]:
-        """With a mode on: the state the request is served in (None if exempt), or a refusal."""
-        if is_exempt(request.path_info):
-            return None, None
-        if state.mode is Mode.ANONYMOUS:
-            log_out(request)
-        freeze_session(request)
-        if not is_safe(request):
-            seal_session(request)
-            return state, refusal_response(request, state)
-        return state, None
 
-    @staticmethod
-    def after_view(request: HttpRequest, response: Response, state: State | None) -> Response:
-        if state is not None or guard.refused_during(request):
-            seal_session(request)
-        else:
-            protect_session_save(request)
+def before_view(request: HttpRequest, state: State) -> tuple[State | None, Response | None]:
+    """With a mode on: the state the request is served in (None if exempt), or a refusal."""
+    if is_exempt(request.path_info):
+        return None, None
+    if state.mode is Mode.ANONYMOUS:
+        log_out(request)
+    freeze_session(request)
+    if not is_safe(request):
+        seal_session(request)
+        return state, refusal_response(request, state)
+    return state, None
+
+
+def after_view(request: HttpRequest, response: Response, state: State | None) -> Response:
+    """Leave SessionMiddleware nothing to write when served read-only or a write was refused."""
+    # Both are plain attributes of the request, set by the guard and SessionMiddleware;
+    # asked on every request, so read in the fewest steps.
+    attributes = request.__dict__
+    if state is not None or REFUSED_ATTR in attributes:
+        seal_session(request)
         return response
+    session = attributes.get("session")
+    if session is not None and (session.modified or _save_every_request):
+        protect_session_save(session)
+    return response
 
 
 def is_safe(request: HttpRequest) -> bool:
@@ -191,11 +199,8 @@ def seal_session(request: HttpRequest) -> None:
         request.COOKIES.pop(settings.SESSION_COOKIE_NAME, None)
 
 
-def protect_session_save(request: HttpRequest) -> None:
+def protect_session_save(session: SessionBase) -> None:
     """With no mode on, a session save the database refuses must not turn the page into a 500."""
-    session = getattr(request, "session", None)
-    if session is None or not (session.modified or _saves_every_request()):
-        return  # nothing will be saved: the common case, kept cheap
     save = session.save
 
     def save_or_keep_page(must_create: bool = False) -> None:
@@ -206,25 +211,23 @@ def protect_session_save(request: HttpRequest) -> None:
                 raise
             logger.warning("Session not saved: the database is read-only (%s).", error)
 
-    session.save = save_or_keep_page
+    session.save = save_or_keep_page  # type: ignore[method-assign]
 
 
-_save_every_request: bool | None = None
+# Read when the middleware is made and when the setting changes: reading a setting costs
+# about 0.5 us, and this is asked on every request.
+_save_every_request = False
 
 
-def _saves_every_request() -> bool:
-    # Read once and kept until it changes: reading a setting costs about 0.5 us, and this
-    # is asked on every request.
+def _read_session_settings() -> None:
     global _save_every_request
-    if _save_every_request is None:
-        _save_every_request = bool(settings.SESSION_SAVE_EVERY_REQUEST)
-    return _save_every_request
+    _save_every_request = bool(settings.SESSION_SAVE_EVERY_REQUEST)
 
 
 @receiver(setting_changed)
 def _forget_settings(*, setting: str, **kwargs: object) -> None:
-    global _save_every_request, _exempt
+    global _exempt
     if setting == "SESSION_SAVE_EVERY_REQUEST":
-        _save_every_request = None
+        _read_session_settings()
     elif setting == "DBTOOLS_EXEMPT_PATHS":
         _exempt = None
