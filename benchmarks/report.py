@@ -32,7 +32,7 @@ RUNS = [
     ["request_overhead.py", *(["--number", "20", "--rounds", "4"] if QUICK else [])],
     ["guard_overhead.py", "--database", "sqlite", *(["--rounds", "4"] if QUICK else [])],
     ["guard_overhead.py", "--database", "postgresql", *(["--rounds", "4"] if QUICK else [])],
-    ["flip_latency.py", *(["--rounds", "1"] if QUICK else ["--rounds", "5"])],
+    ["flip_latency.py", *(["--rounds", "1"] if QUICK else ["--rounds", "9"])],
     ["instructions.py"],
 ]
 
