@@ -4,7 +4,8 @@
 
 Each benchmark prints its own table too. --quick runs fewer iterations (for a smoke test);
 --only SCRIPT (for example --only instructions.py) runs that one again and republishes it
-with the other figures of the last run, kept in docs/benchmarks.json.
+with the other figures of the last run, kept in docs/benchmarks.json; --publish measures
+nothing and writes the page and the plot again from those figures.
 """
 
 from __future__ import annotations
@@ -153,11 +154,13 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 READING = """## Reading these figures
 
-- **Per request** goes through Django's bare WSGI handler with sessions and authentication; the
-  view makes one small query on SQLite. With a mode on, ours still serves the page (read-only),
-  while django-maintenance-mode answers its 503 page without running the view, so its "on" row
-  is cheaper for a reason that is not speed. django-maintenance-mode reads its state on every
-  request (a file, or a Redis round trip); ours reads the copy a background thread keeps.
+- **Per request** goes through Django's bare WSGI handler with sessions and authentication, for
+  a logged-in visitor: SessionMiddleware loads the session, AuthenticationMiddleware the user,
+  and the view makes one small query of its own, three queries on SQLite in all. With a mode
+  on, ours still serves the page (read-only), while django-maintenance-mode answers its 503
+  page without running the view, so its "on" row is cheaper for a reason that is not speed.
+  django-maintenance-mode reads its state on every request (a file, or a Redis round trip);
+  ours reads the copy a background thread keeps.
 - **Instructions** are the same requests and queries counted in CPU instructions by valgrind's
   callgrind (`benchmarks/instructions.py`): each configuration in a fresh process, N and 3N
   operations, the difference over 2N. The count does not drift with the machine's speed, so a
@@ -184,8 +187,8 @@ READING = """## Reading these figures
 
 def main() -> None:
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
-    rows = run_all(only)
-    if only is not None:
+    rows = [] if "--publish" in sys.argv else run_all(only)
+    if only is not None or not rows:
         # One benchmark measured again: its groups replace theirs in the last full run.
         fresh = {r["group"] for r in rows}
         kept = [r for r in json.loads(RESULTS.read_text()) if r["group"] not in fresh]

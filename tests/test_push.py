@@ -11,8 +11,9 @@ from django.core.cache import caches
 from django.core.management import call_command
 
 from dbtools.current import current_state
+from dbtools.signals import mode_changed
 from dbtools.state import Mode, State
-from dbtools.stores import CacheStore, configured_store
+from dbtools.stores import CACHE_KEY, CacheStore, configured_store, encode
 from tests.processes import wait_for
 from tests.redis_support import use_private_redis
 
@@ -22,10 +23,23 @@ pytestmark = pytest.mark.django_db
 SLOW_POLL = 60
 
 
+def redis_of(store: CacheStore) -> redis.Redis:
+    return redis.Redis.from_url(caches[store.alias]._servers[0])  # type: ignore[attr-defined]
+
+
 def listeners(store: CacheStore) -> int:
-    client = redis.Redis.from_url(caches[store.alias]._servers[0])  # type: ignore[attr-defined]
+    client = redis_of(store)
     try:
         return int(dict(client.pubsub_numsub(store.channel.name))[store.channel.name.encode()])
+    finally:
+        client.close()
+
+
+def publish(store: CacheStore, message: str) -> None:
+    """A message on the store's channel, the store itself left as it is."""
+    client = redis_of(store)
+    try:
+        assert client.publish(store.channel.name, message) == 1
     finally:
         client.close()
 
@@ -50,6 +64,38 @@ def test_a_switch_reaches_this_process_long_before_its_next_poll(
     store.write(State(mode=Mode.OFF))
     wait_for(lambda: current_state().mode is Mode.OFF)
     assert client.post("/notes/", {"text": "x"}).status_code == 201
+
+
+def test_the_state_in_a_message_is_taken_up_and_the_store_has_the_last_word(
+    cache_store, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.DBTOOLS_REFRESH = SLOW_POLL
+    store = listening_store()
+    store.write(State(mode=Mode.OFF))
+    seen: list[Mode] = []
+
+    def record(state: State, **kwargs: object) -> None:
+        seen.append(state.mode)
+
+    mode_changed.connect(record)
+    try:
+        # A message whose state the store does not hold (a switch overtaken by another).
+        publish(store, encode(State(mode=Mode.GET_ONLY)))
+        wait_for(lambda: seen == [Mode.GET_ONLY, Mode.OFF])
+    finally:
+        mode_changed.disconnect(record)
+    assert current_state().mode is Mode.OFF
+
+
+def test_a_message_without_a_state_still_makes_the_process_read_the_store(
+    cache_store, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.DBTOOLS_REFRESH = SLOW_POLL
+    store = listening_store()
+    caches[store.alias].set(CACHE_KEY, encode(State(mode=Mode.ANONYMOUS)), timeout=None)
+    assert current_state().mode is Mode.OFF  # stored, not pushed: nobody knows yet
+    publish(store, "1")
+    wait_for(lambda: current_state().mode is Mode.ANONYMOUS)
 
 
 def test_the_command_says_how_many_processes_were_told(cache_store, settings) -> None:  # type: ignore[no-untyped-def]

@@ -137,17 +137,16 @@ def _process_active() -> tuple[object, bool]:
 class GuardedCursor(CursorWrapper):
     """The cursor Django makes for a guarded connection (or a subclass of its own kind)."""
 
-    # The change token under which this cursor was found to have nothing to check (no
-    # mode on), and the one under which its writes were found refused (the native
-    # session already applied). Compared with changes.token on every query.
-    _dbtools_clear: object = None
+    # The change token under which this cursor's writes were found refused (the native
+    # session already applied). Whether there is nothing to check (no mode on) is the
+    # connection's to say: nothing is noted on the cursor in the common case.
     _dbtools_blocked: object = None
 
     def _execute_with_wrappers(
         self, sql: Any, params: Any, many: bool, executor: Callable[..., Any]
     ) -> Any:
         token = changes.token
-        if self._dbtools_clear is not token:
+        if self.db._dbtools_clear is not token:
             if self._dbtools_blocked is token and type(sql) is str and not _allowed.get():
                 # A mode on and nothing changed: the statement alone is judged.
                 verdict = self.db._dbtools_verdicts.get(sql) or _verdict(self.db, sql)
@@ -170,7 +169,7 @@ class GuardedCursor(CursorWrapper):
 
     def callproc(self, procname: Any, params: Any = None, kparams: Any = None) -> Any:
         # A procedure may write: the database's own read-only session is what stops it.
-        if self._dbtools_clear is not changes.token:
+        if self.db._dbtools_clear is not changes.token:
             _settle(self)
         return super().callproc(procname, params, kparams)
 
@@ -223,8 +222,8 @@ def _judge(text: str, vendor: str) -> str:
 def _settle(cursor: GuardedCursor) -> bool:
     """Bring the connection's native session in line with the mode; whether writes are refused.
 
-    Notes on the cursor, and on its connection, the change token under which that was found,
-    so that nothing needs working out again until the token changes.
+    Notes on the connection (and, for a refusal, on the cursor) the change token under which
+    that was found, so that nothing needs working out again until the token changes.
     """
     connection: BaseDatabaseWrapper = cursor.db
     token, active = _process_active()
@@ -239,7 +238,6 @@ def _settle(cursor: GuardedCursor) -> bool:
     cursor._dbtools_blocked = None
     if not active and in_step:
         connection._dbtools_clear = token  # type: ignore[attr-defined]
-        cursor._dbtools_clear = token
     return False
 
 
@@ -401,15 +399,14 @@ def _guarding(
             wrapped = make(cursor)
             wrapped.__class__ = _guarded_class(type(wrapped))
         token = changes.token
-        if connection._dbtools_clear is token:  # type: ignore[attr-defined]
-            # No mode on, nothing changed, the native session in step: nothing to do.
-            wrapped._dbtools_clear = token  # type: ignore[attr-defined]
-        elif connection._dbtools_blocked is token and not _allowed.get():  # type: ignore[attr-defined]
-            # A mode on, nothing changed, the native session read-only: statements are
-            # still judged one by one.
-            wrapped._dbtools_blocked = token  # type: ignore[attr-defined]
-        else:
-            _settle(wrapped)  # type: ignore[arg-type]
+        # With no mode on, nothing changed and the native session in step, nothing to do.
+        if connection._dbtools_clear is not token:  # type: ignore[attr-defined]
+            if connection._dbtools_blocked is token and not _allowed.get():  # type: ignore[attr-defined]
+                # A mode on, nothing changed, the native session read-only: statements are
+                # still judged one by one.
+                wrapped._dbtools_blocked = token  # type: ignore[attr-defined]
+            else:
+                _settle(wrapped)  # type: ignore[arg-type]
         return wrapped
 
     make_guarded_cursor._dbtools = True  # type: ignore[attr-defined]

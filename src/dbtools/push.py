@@ -2,10 +2,11 @@
 
 Polling alone makes a process wait up to ``DBTOOLS_REFRESH`` to see a switch. When the
 cache behind the store is Redis (Django's ``RedisCache`` or django-redis), ``dbtools on|off``
-also publishes on a channel every process's watcher thread listens to, and each process
-reads the store the moment it hears. The message is only a nudge: the store stays the one
-source of truth, so a message lost, duplicated or sent by a neighbouring site on the same
-server changes nothing but the timing, and polling goes on as before underneath.
+also publishes the new state on a channel every process's watcher thread listens to. Each
+process takes up the state in the message the moment it hears it, then reads the store at
+once to confirm it: the store stays the one source of truth, so a message lost, duplicated,
+out of order or sent by a neighbouring site on the same server changes nothing for longer
+than that read, and polling goes on as before underneath.
 """
 
 from __future__ import annotations
@@ -45,13 +46,13 @@ class Channel:
         # The cache's own key (KEY_PREFIX, VERSION) keeps two sites on one server apart.
         return f"{caches[self.alias].make_key(self.key)}:changed"
 
-    def publish(self) -> int | None:
-        """Tell every listening process to read the store; how many heard, None if not Redis."""
+    def publish(self, message: str) -> int | None:
+        """Tell every listening process; how many heard, None if the cache is not Redis."""
         client = redis_client(self.alias)
         if client is None:
             return None
         try:
-            return int(client.publish(self.name, b"1"))
+            return int(client.publish(self.name, message))
         except Exception as error:  # redis-py's errors, whatever the connection class
             raise PushError(f"cannot publish on {self.name!r}: {error}") from error
 
@@ -75,17 +76,19 @@ class Listener:
     def __init__(self, pubsub: Any) -> None:
         self._pubsub = pubsub
 
-    def wait(self, timeout: float) -> bool:
-        """Block until a message arrives (True) or ``timeout`` seconds pass (False)."""
+    def wait(self, timeout: float) -> bytes | None:
+        """Block until a message arrives (its text) or ``timeout`` seconds pass (None)."""
         deadline = time.monotonic() + timeout
         try:
             while (left := deadline - time.monotonic()) > 0:
                 # None also comes back early for the subscription's own confirmation.
-                if self._pubsub.get_message(timeout=left) is not None:
-                    return True
+                message = self._pubsub.get_message(timeout=left)
+                if message is not None:
+                    data = message["data"]
+                    return data if isinstance(data, bytes) else str(data).encode()
         except Exception as error:
             raise PushError(f"lost the subscription: {error}") from error
-        return False
+        return None
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # the connection is gone: nothing to release

@@ -108,15 +108,16 @@ class CacheStore:
         return None if value is None else decode(value)
 
     def write(self, state: State) -> int | None:
+        text = encode(state)
         try:
-            caches[self.alias].set(CACHE_KEY, encode(state), timeout=None)
+            caches[self.alias].set(CACHE_KEY, text, timeout=None)
         except Exception as error:
             raise StoreError(f"cannot write {self.description}: {error}") from error
         # Some backends swallow errors (django-redis IGNORE_EXCEPTIONS): read it back.
         if self.read() != state:
             raise StoreError(f"{self.description} did not keep the new state")
         try:
-            return self.channel.publish()
+            return self.channel.publish(text)
         except PushError as error:
             # Stored all the same: every process still sees it at its next poll.
             logger.warning("Switch stored but not pushed: %s", error)
@@ -235,11 +236,15 @@ class Watcher:
                 stop.wait(interval)
             else:
                 try:
-                    listener.wait(interval)
+                    heard = listener.wait(interval)
                 except PushError as error:
                     self._report(f"{error}; polling every {interval:g}s meanwhile", interval)
                     listener.close()
                     listener = None
+                else:
+                    if heard is not None:
+                        self._take_pushed(heard, stop)
+            # After a message too: the store has the last word.
             if not stop.is_set():
                 self._refresh(store, interval, stop)
         if listener is not None:
@@ -275,7 +280,19 @@ class Watcher:
         except StoreError as error:
             self._report(str(error), interval)
             return
-        if state is None or state.expired():
+        self._adopt(state or OFF, stop)
+
+    def _take_pushed(self, message: bytes, stop: threading.Event) -> None:
+        # The state comes in the message, which saves waiting for a read of the store; a
+        # message that holds no state (a neighbour's, an older version's) is only a nudge.
+        try:
+            state = decode(message)
+        except StoreError:
+            return
+        self._adopt(state, stop)
+
+    def _adopt(self, state: State, stop: threading.Event) -> None:
+        if state.expired():
             state = OFF
         with self._lock:
             if stop.is_set():
