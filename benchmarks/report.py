@@ -176,12 +176,16 @@ READING = """## Reading these figures
   no mode on, compares a change token when the cursor is made and when the statement runs;
   with a mode on it also judges the whole statement with its allowlist (the verdict kept per
   statement text) and keeps the database's own read-only session in step.
-- **Flip latency** is measured from starting the switch command to the last worker refusing
-  a write; the command's own start-up (Python, Django) is most of it. django-maintenance-mode's
-  processes see a change on their next request. Ours are told through Redis pub/sub the
-  moment the state is written and read it at once; with any other store they poll every
-  `DBTOOLS_REFRESH` (1 s). `dbtools on` still waits out `DBTOOLS_REFRESH` before returning,
-  so that when it returns even a process that missed the message honours the new state.
+- **Flip latency** is the time from the switch to the last of the workers refusing a write,
+  while 4 clients keep sending writes on new connections (median of 9 switches). "From the
+  switch" times the command's work in a process already running; "whole command" starts it in
+  a new process, whose start-up (Python, Django) is most of it. A worker can only be seen
+  refusing when a client reaches it, so how fast the clients cover every worker bounds both
+  designs. django-maintenance-mode's processes read the state on every request. Ours are sent
+  the state through Redis pub/sub the moment it is written, take it up at once and confirm it
+  from the store; with any other store they poll every `DBTOOLS_REFRESH` (1 s). `dbtools on`
+  still waits out `DBTOOLS_REFRESH` before returning, so that when it returns even a process
+  that missed the message honours the new state.
 """
 
 
