@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from datetime import datetime, timedelta, timezone
 from io import StringIO
@@ -13,11 +14,14 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 from django.core.management import CommandError, call_command
+from django.http import HttpResponse
+from django.test import RequestFactory
 
 from dbtools.current import current_state
+from dbtools.middleware import ReadOnlyMiddleware
 from dbtools.signals import mode_changed
-from dbtools.state import Mode
-from dbtools.stores import CACHE_KEY, watcher
+from dbtools.state import Mode, State
+from dbtools.stores import CACHE_KEY, FileStore, watcher
 from tests.processes import wait_for
 from tests.redis_support import use_private_redis
 
@@ -301,3 +305,32 @@ def test_the_command_line_exits_non_zero_when_the_store_cannot_be_written(tmp_pa
     )
     assert result.returncode != 0
     assert "Nothing changed: cannot write file" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_worker_follows_the_store_on_its_own(file_store: Path) -> None:
+    """As under gunicorn --preload: the parent's thread does not survive the fork."""
+    dbtools("off")
+    middleware = ReadOnlyMiddleware(lambda request: HttpResponse("written"))
+    for _ in range(3):  # the parent serves while its thread keeps reading the store
+        assert middleware(RequestFactory().post("/notes/")).status_code == 200
+        time.sleep(0.2)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker: it answers writes until the switch reaches it
+        status = 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            status = middleware(RequestFactory().post("/notes/")).status_code
+            if status == 503:
+                break
+            time.sleep(0.02)
+        os.write(write_end, str(status).encode())
+        os._exit(0)
+    os.close(write_end)
+    try:
+        FileStore(str(file_store)).write(State(mode=Mode.GET_ONLY))
+        with os.fdopen(read_end) as answer:
+            assert answer.read() == "503"
+    finally:
+        os.waitpid(pid, 0)

@@ -311,6 +311,9 @@ class Watcher:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._started = False
+        # What the parent found (no mode on, a connection with nothing to check) was found
+        # with its thread keeping the state fresh: the child works it out again.
+        changes.note()
 
 
 watcher = Watcher()
