@@ -158,9 +158,11 @@ READING = """## Reading these figures
   a logged-in visitor: SessionMiddleware loads the session, AuthenticationMiddleware the user,
   and the view makes one small query of its own, three queries on SQLite in all. With a mode
   on, ours still serves the page (read-only), while django-maintenance-mode answers its 503
-  page without running the view, so its "on" row is cheaper for a reason that is not speed.
-  django-maintenance-mode reads its state on every request (a file, or a Redis round trip);
-  ours reads the copy a background thread keeps.
+  page without running the view, so it runs fewer instructions then for a reason that is not
+  speed (by the clock it is still slower than ours: the file it opens and reads on every
+  request costs time in the kernel, which callgrind does not count). django-maintenance-mode
+  reads its state on every request (a file, or a Redis round trip); ours reads the copy a
+  background thread keeps.
 - **Instructions** are the same requests and queries counted in CPU instructions by valgrind's
   callgrind (`benchmarks/instructions.py`): each configuration in a fresh process, N and 3N
   operations, the difference over 2N. The count does not drift with the machine's speed, so a
