@@ -50,6 +50,7 @@ _allowed: contextvars.ContextVar[bool] = contextvars.ContextVar("dbtools_allowed
 current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
     "dbtools_request", default=None
 )
+# Set on a request under which a write was refused; read by the middleware's after_view.
 REFUSED_ATTR = "_dbtools_refused"
 
 SQLITE_WRITE_LOCK = re.compile(r"\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b", re.IGNORECASE)
@@ -455,7 +456,3 @@ def note_refusal(request: HttpRequest | None = None) -> None:
         request = current_request.get()
     if request is not None:
         setattr(request, REFUSED_ATTR, True)
-
-
-def refused_during(request: HttpRequest) -> bool:
-    return getattr(request, REFUSED_ATTR, False)
