@@ -83,6 +83,8 @@ def _take_snapshot() -> State:
     return state
 
 
+# Before any state is worked out: from here on, a change of either variable replaces the
+# change token, so the snapshot below is never trusted after one.
 environment.watch()
 # (the change token it was worked out under, the state the switches gave)
 _snapshot: tuple[object, State] = (None, OFF)
