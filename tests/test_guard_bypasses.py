@@ -46,7 +46,9 @@ def raw_driver_insert(switch_on: Callable[[], None]) -> None:
 def unchecked_insert(switch_on: Callable[[], None]) -> None:
     """The native layer alone: with the statement check fooled, a write still fails."""
     switch_on()
-    with mock.patch.object(guard, "is_read", lambda sql, vendor: True):
+    # The verdicts kept for this connection are set aside too, so none is kept from the lie.
+    fooled = mock.patch.object(guard, "is_read", lambda sql, vendor: True)
+    with fooled, mock.patch.object(connection, "_dbtools_verdicts", {}):
         execute("INSERT INTO dbtools_scratch (v) VALUES ('unchecked')")
 
 

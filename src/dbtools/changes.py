@@ -1,8 +1,9 @@
 """A token replaced whenever something the process's state is worked out from may change.
 
-The guard keeps what it worked out for a connection or a cursor until this token is
-replaced: comparing it costs one lookup per query, where working the state out again
-costs several calls.
+What is worked out from them is kept until this token is replaced: the state the switches
+give (``switches``), that no mode is on (``current``, for the middleware), and what the
+guard found for a connection or a cursor. Comparing the token costs one lookup per request
+or query, where working the state out again costs several calls.
 """
 
 from __future__ import annotations

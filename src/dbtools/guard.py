@@ -11,9 +11,9 @@ Two layers, both installed once on every connection:
    applied. It stops what no statement check sees: functions with side effects, the raw
    driver connection, driver methods that skip Django's wrappers.
 
-What was worked out is kept, per connection and per cursor, under the change token of
-``dbtools.changes``: while no switch, setting or stored state has changed, a query with no
-mode on costs one identity check when its cursor is made and one when it runs.
+What was worked out is kept, per connection (and per cursor while a mode is on), under the
+change token of ``dbtools.changes``: while no switch, setting or stored state has changed, a
+query with no mode on costs one identity check when its cursor is made and one when it runs.
 """
 
 from __future__ import annotations
@@ -130,9 +130,10 @@ def _process_active() -> tuple[object, bool]:
 #
 # Every cursor Django makes for a guarded connection is of a subclass of the class it would
 # have made, whose _execute_with_wrappers (the one path of execute() and executemany())
-# checks the statement first. A cursor made while no mode was on remembers the change
-# token it saw: while that token holds, its queries go straight through, and the first
-# query after a switch flips (the cursor still held) is checked in full.
+# checks the statement first. A connection found with no mode on remembers the change
+# token it saw: while that token holds, the queries of all its cursors go straight
+# through, and the first query after a switch flips (a cursor still held) is checked in
+# full.
 
 
 class GuardedCursor(CursorWrapper):

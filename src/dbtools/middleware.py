@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -160,14 +159,9 @@ def exempt_patterns(value: object) -> tuple[re.Pattern[str], ...]:
     if not isinstance(value, (list, tuple)):
         return ()
     try:
-        return _compiled(tuple(value))
+        return tuple(re.compile(pattern) for pattern in value)
     except (re.error, TypeError):  # reported by check dbtools.E005
         return ()
-
-
-@lru_cache(maxsize=8)
-def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(pattern) for pattern in patterns)
 
 
 def log_out(request: HttpRequest) -> None:
