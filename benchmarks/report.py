@@ -193,8 +193,9 @@ READING = """## Reading these figures
 
 def main() -> None:
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
-    rows = [] if "--publish" in sys.argv else run_all(only)
-    if only is not None or not rows:
+    publish_only = "--publish" in sys.argv
+    rows = [] if publish_only else run_all(only)
+    if only is not None or publish_only:
         # One benchmark measured again: its groups replace theirs in the last full run.
         fresh = {r["group"] for r in rows}
         kept = [r for r in json.loads(RESULTS.read_text()) if r["group"] not in fresh]
@@ -214,9 +215,17 @@ def main() -> None:
         )
     )
     now = datetime.now(timezone.utc)
+    when = f"{now:%Y-%m-%d %H:%M} UTC"
+    # A page written again from kept figures says so: its date is not when they were measured.
+    produced = (
+        f"Written on {when} from the figures of the last run of `make bench`"
+        " (`python benchmarks/report.py`), kept in benchmarks.json."
+        if publish_only
+        else f"Produced by `make bench` (`python benchmarks/report.py`) on {when}."
+    )
     page = f"""# Benchmarks
 
-Produced by `make bench` (`python benchmarks/report.py`) on {now:%Y-%m-%d %H:%M} UTC.
+{produced}
 Every row of a table was measured in the same run as its baseline: many short rounds, each
 configuration taking its turn in every round (from a different starting point each round).
 The ratio is the median of the round-by-round ratios to the baseline; "spread" is the middle
