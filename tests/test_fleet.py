@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from uuid import uuid4
 
@@ -76,15 +77,21 @@ class Fleet:
 
 
 def every_worker(base: str, workers: int, data: dict[str, str] | None) -> list[int]:
-    """Requests until each of ``workers`` processes answered at least three; their statuses."""
+    """Requests until each of ``workers`` processes answered at least three; their statuses.
+
+    They go in waves of ``workers`` at once: one after another, the kernel may hand nearly
+    every connection to the same idle worker, and the others would never be asked."""
     seen: dict[str, int] = {}
     statuses: list[int] = []
-    for _ in range(600):
-        status, pid = served_by(base + "/api/notes/", data)
-        statuses.append(status)
-        seen[pid] = seen.get(pid, 0) + 1
-        if len(seen) >= workers and min(seen.values()) >= 3:
-            return statuses
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in range(200):
+            for status, pid in pool.map(
+                lambda _: served_by(base + "/api/notes/", data), range(workers)
+            ):
+                statuses.append(status)
+                seen[pid] = seen.get(pid, 0) + 1
+            if len(seen) >= workers and min(seen.values()) >= 3:
+                return statuses
     raise AssertionError(f"only reached workers {seen}")
 
 
