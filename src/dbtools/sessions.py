@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.contrib.sessions.backends.base import SessionBase
+
+from dbtools import changes
+
+# While a mode is on nothing can write a session, so what one was read as is kept, and the
+# visitor's next requests to this process skip the session query: the database is spared
+# a read per request when it is busiest. Kept under one change token (a mode turned off, or
+# changed, starts afresh), for at most KEPT_SECONDS (a session that expires, or that someone
+# deletes by hand meanwhile, is seen that much later), and for at most KEPT_SESSIONS visitors.
+KEPT_SECONDS = 60.0
+KEPT_SESSIONS = 10_000
+# (session class, key) -> (kept until, on time.monotonic(); the data as the session's own
+# serializer writes it: each request decodes its own copy, so that a view changing a list
+# in its session changes nothing the next request reads).
+_kept: dict[tuple[type[SessionBase], str], tuple[float, bytes]] = {}
+_kept_under: object = None
 
 
 class FrozenSession(SessionBase):
@@ -36,9 +52,14 @@ class FrozenSession(SessionBase):
         return self._sealed or super().is_empty()
 
     def load(self) -> dict[str, Any]:
-        if self._source is None:
+        source = self._source
+        if source is None:
             return {}
-        return dict(self._source.items())
+        data = kept(source)
+        if data is None:
+            data = dict(source.items())
+            keep(source, data)
+        return data
 
     def exists(self, session_key: str) -> bool:
         return session_key == self.session_key
@@ -57,9 +78,14 @@ class FrozenSession(SessionBase):
         pass
 
     async def aload(self) -> dict[str, Any]:
-        if self._source is None:
+        source = self._source
+        if source is None:
             return {}
-        return dict(await self._source.aitems())
+        data = kept(source)
+        if data is None:
+            data = dict(await source.aitems())
+            keep(source, data)
+        return data
 
     async def aexists(self, session_key: str) -> bool:
         return self.exists(session_key)
@@ -72,3 +98,32 @@ class FrozenSession(SessionBase):
 
     async def adelete(self, session_key: str | None = None) -> None:
         pass
+
+
+def kept(source: SessionBase) -> dict[str, Any] | None:
+    """A fresh copy of what ``source`` was read as earlier in this mode, if kept."""
+    key = source.session_key
+    found = _store().get((type(source), key)) if key else None
+    if found is None or found[0] < time.monotonic():
+        return None
+    return source.serializer().loads(found[1])  # type: ignore[no-any-return]
+
+
+def keep(source: SessionBase, data: dict[str, Any]) -> None:
+    """Keep what a visitor's session was read as, for their next requests in this mode."""
+    key = source.session_key
+    if not key or not data:  # no session, or an unknown or expired key: nothing to spare
+        return
+    store = _store()
+    if len(store) >= KEPT_SESSIONS:
+        store.clear()
+    store[(type(source), key)] = (time.monotonic() + KEPT_SECONDS, source.serializer().dumps(data))
+
+
+def _store() -> dict[tuple[type[SessionBase], str], tuple[float, bytes]]:
+    """The sessions kept in this mode: a change of mode, or of any switch, empties it."""
+    global _kept_under
+    if _kept_under is not changes.token:
+        _kept.clear()
+        _kept_under = changes.token
+    return _kept

@@ -12,6 +12,7 @@ urlpatterns = [
     path("anotes/", views.anotes),
     path("api/notes/", views.api_notes),
     path("session/", views.session_writer),
+    path("history/", views.page_history),
     path("message/", views.message_adder),
     path("counter/", views.counter),
     path("page/", views.page),

@@ -45,6 +45,13 @@ def session_writer(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"visits={request.session['visits']}")
 
 
+def page_history(request: HttpRequest) -> HttpResponse:
+    pages = request.session.setdefault("pages", [])
+    pages.append(request.get_full_path())  # changes the list in place, as views often do
+    request.session.modified = True
+    return HttpResponse(f"pages={len(pages)}")
+
+
 def message_adder(request: HttpRequest) -> HttpResponse:
     messages.info(request, "hello")
     return HttpResponse("ok")

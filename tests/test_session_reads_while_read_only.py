@@ -1,0 +1,106 @@
+"""While a mode is on, a visitor's session is read from the database once per process."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test import AsyncClient
+from django.test.utils import CaptureQueriesContext
+
+from dbtools import sessions, writes_allowed
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def get_only_mode(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.GET_ONLY_MODE = "on"
+
+
+def session_reads(queries: CaptureQueriesContext) -> int:
+    return sum("django_session" in query["sql"] for query in queries.captured_queries)
+
+
+def delete_sessions() -> None:
+    with writes_allowed():
+        Session.objects.all().delete()
+
+
+def test_a_visitors_next_requests_skip_the_session_query(logged_in) -> None:  # type: ignore[no-untyped-def]
+    with CaptureQueriesContext(connection) as first:
+        assert logged_in.get("/whoami/").content == b"alice"
+    with CaptureQueriesContext(connection) as second:
+        assert logged_in.get("/whoami/").content == b"alice"
+    assert session_reads(first) == 1
+    assert session_reads(second) == 0
+
+
+def test_async_views_are_served_from_the_kept_session_too(user) -> None:  # type: ignore[no-untyped-def]
+    async def scenario() -> None:
+        client = AsyncClient()
+        with writes_allowed():
+            await client.aforce_login(user)
+        assert (await client.get("/awhoami/")).content == b"alice"
+        await Session.objects.all().adelete()  # what only the kept copy can still answer
+        assert (await client.get("/awhoami/")).content == b"alice"
+
+    with writes_allowed():
+        async_to_sync(scenario)()
+
+
+def test_a_change_a_view_makes_in_place_is_not_kept(client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.GET_ONLY_MODE = "off"
+    assert client.get("/history/").content == b"pages=1"
+    settings.GET_ONLY_MODE = "on"
+    assert client.get("/history/").content == b"pages=2"
+    assert client.get("/history/").content == b"pages=2"
+
+
+def test_the_session_is_read_afresh_in_each_mode(client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.GET_ONLY_MODE = "off"
+    client.get("/session/")
+    settings.GET_ONLY_MODE = "on"
+    assert client.get("/session/").content == b"visits=2"
+    settings.GET_ONLY_MODE = "off"
+    assert client.get("/session/").content == b"visits=2"  # written, as writes are back
+    settings.GET_ONLY_MODE = "on"
+    assert client.get("/session/").content == b"visits=3"
+
+
+def test_a_session_deleted_meanwhile_is_seen_once_it_is_no_longer_kept(
+    logged_in, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(sessions, "KEPT_SECONDS", 3.0)
+    assert logged_in.get("/whoami/").content == b"alice"
+    delete_sessions()
+    assert logged_in.get("/whoami/").content == b"alice"
+    time.sleep(3.1)
+    assert logged_in.get("/whoami/").content == b"anonymous"
+
+
+def test_every_visitor_is_served_their_own_session_when_few_are_kept(
+    client, user, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    monkeypatch.setattr(sessions, "KEPT_SESSIONS", 1)
+    with writes_allowed():
+        bob = User.objects.create_user("bob")
+        client.force_login(user)
+        other = Client()
+        other.force_login(bob)
+    for _ in range(3):
+        assert client.get("/whoami/").content == b"alice"
+        assert other.get("/whoami/").content == b"bob"
+
+
+def test_no_session_is_kept_with_no_mode_on(logged_in, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.GET_ONLY_MODE = "off"
+    assert logged_in.get("/whoami/").content == b"alice"
+    delete_sessions()
+    assert logged_in.get("/whoami/").content == b"anonymous"
