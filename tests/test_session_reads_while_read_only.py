@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 
 import pytest
@@ -104,3 +105,15 @@ def test_no_session_is_kept_with_no_mode_on(logged_in, settings) -> None:  # typ
     assert logged_in.get("/whoami/").content == b"alice"
     delete_sessions()
     assert logged_in.get("/whoami/").content == b"anonymous"
+
+
+def test_a_cached_session_holding_what_json_cannot_write_is_served(client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    settings.GET_ONLY_MODE = "off"
+    session = client.session
+    session["since"] = datetime.date(2026, 11, 25)  # the cache pickles it; JSON could not
+    session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    settings.GET_ONLY_MODE = "on"
+    for _ in range(2):
+        assert client.get("/session/").content == b"visits=1"

@@ -114,10 +114,16 @@ def keep(source: SessionBase, data: dict[str, Any]) -> None:
     key = source.session_key
     if not key or not data:  # no session, or an unknown or expired key: nothing to spare
         return
+    try:
+        written = source.serializer().dumps(data)
+    except (TypeError, ValueError):
+        # A cache-backed session is pickled by the cache, not written by its serializer,
+        # and may hold what that serializer cannot write: it is read every time.
+        return
     store = _store()
     if len(store) >= KEPT_SESSIONS:
         store.clear()
-    store[(type(source), key)] = (time.monotonic() + KEPT_SECONDS, source.serializer().dumps(data))
+    store[(type(source), key)] = (time.monotonic() + KEPT_SECONDS, written)
 
 
 def _store() -> dict[tuple[type[SessionBase], str], tuple[float, bytes]]:
