@@ -14,7 +14,9 @@ from django.test.utils import CaptureQueriesContext
 
 from dbtools import sessions, writes_allowed
 
-pytestmark = pytest.mark.django_db
+# Each test writes again after reading while on, which on PostgreSQL leaves the test-long
+# transaction read-only.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
