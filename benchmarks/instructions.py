@@ -31,26 +31,35 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.harness import Config, Group, emit  # noqa: E402
 
-# (module, how its groups are built, operations N): a request costs about 100 times a query.
+# (module, how its groups are built, operations N): a request costs about 40 times a cursor
+# query, an ORM query about 15 times. A guard kind names its database ("cursor:postgresql"):
+# there only this process's instructions are counted, not the server's.
 SOURCES = [
     ("benchmarks.request_overhead", "request", 100),
-    ("benchmarks.guard_overhead", "cursor", 300),
+    ("benchmarks.guard_overhead", "cursor:sqlite", 300),
+    ("benchmarks.guard_overhead", "orm:sqlite", 60),
+    ("benchmarks.guard_overhead", "cursor:postgresql", 300),
 ]
 COLLECTED = re.compile(r"Collected : (\d+)")
 AGREEMENT = 0.002  # two estimates of one configuration closer than this agree
 
 
 def groups_of(module_name: str, kind: str) -> list[Group]:
-    module = importlib.import_module(module_name)
     if kind == "request":
+        module = importlib.import_module(module_name)
         return [
             Group("Instructions per request, mode off", module.configs(False)),
             Group("Instructions per request, mode on", module.configs(True)),
         ]
+    query, database = kind.split(":")
+    sys.argv = [sys.argv[0], "--database", database]  # read by the module as it is imported
+    module = importlib.import_module(module_name)
+    operation = module.cursor_query if query == "cursor" else module.orm_query
+    title = "cursor query" if query == "cursor" else "ORM query"
     return [
         Group(
-            "Instructions per query, cursor query, sqlite",
-            module.group("", module.cursor_query).configs,
+            f"Instructions per query, {title}, {database}",
+            module.group("", operation).configs,
         )
     ]
 

@@ -158,11 +158,13 @@ READING = """## Reading these figures
   a logged-in visitor: SessionMiddleware loads the session, AuthenticationMiddleware the user,
   and the view makes one small query of its own, three queries on SQLite in all. With a mode
   on, ours still serves the page (read-only), while django-maintenance-mode answers its 503
-  page without running the view, so it runs fewer instructions then for a reason that is not
-  speed (by the clock it is still slower than ours: the file it opens and reads on every
-  request costs time in the kernel, which callgrind does not count). django-maintenance-mode
-  reads its state on every request (a file, or a Redis round trip); ours reads the copy a
-  background thread keeps.
+  page without running the view. As nothing can write a session while a mode is on, ours
+  reads a visitor's session once per process and keeps it: the same visitor's next requests
+  skip the session query, which is why ours costs less than no middleware then. "Each request
+  a visitor's first" is the cost when the session is never found kept (a visitor's first
+  request to a process in a mode): the session is frozen and kept, and each statement judged.
+  django-maintenance-mode reads its state on every request (a file, or a Redis round trip);
+  ours reads the copy a background thread keeps.
 - **Instructions** are the same requests and queries counted in CPU instructions by valgrind's
   callgrind (`benchmarks/instructions.py`): each configuration in a fresh process, N and 3N
   operations, the difference over 2N. The count does not drift with the machine's speed, so a
@@ -173,11 +175,12 @@ READING = """## Reading these figures
   Redis, the count also holds what the background thread does on its timer (a read every
   `DBTOOLS_REFRESH`), which under valgrind's fiftyfold slowdown falls on far fewer requests
   than in real time: that row overstates it.
-- **Guard** is the cost per query of the database guard. django-read-only calls its execute
-  wrapper on every query and, while read-only, checks the start of each statement. Ours, with
-  no mode on, compares a change token when the cursor is made and when the statement runs;
-  with a mode on it also judges the whole statement with its allowlist (the verdict kept per
-  statement text) and keeps the database's own read-only session in step.
+- **Guard** is the cost per query of the database guard, counted in instructions too (with
+  PostgreSQL, those of the Django process only, not the server's). django-read-only calls its
+  execute wrapper on every query and, while read-only, checks the start of each statement.
+  Ours, with no mode on, compares a change token when the cursor is made and when the
+  statement runs; with a mode on it also judges the whole statement with its allowlist (the
+  verdict kept per statement text) and keeps the database's own read-only session in step.
 - **Flip latency** is the time from the switch to the last of the workers refusing a write,
   while 4 clients keep sending writes on new connections (median of 9 switches). "From the
   switch" times the command's work in a process already running; "whole command" starts it in

@@ -10,6 +10,9 @@ accounts: SessionMiddleware loads the session and AuthenticationMiddleware the u
 view makes one small query of its own, three queries in all, so the database guard is
 measured too. "on" means: ours serves the page read-only; the
 maintenance middleware answers its 503 page instead; django-read-only serves the read.
+Ours reads a visitor's session once per process while a mode is on and keeps it, so every
+request but the first skips the session query: "each request a visitor's first" is the cost
+when it is never found kept.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ from django.db import connections  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 from maintenance_mode import core as maintenance  # noqa: E402
 
-from dbtools import guard  # noqa: E402
+from dbtools import guard, sessions  # noqa: E402
 from dbtools.current import current_state  # noqa: E402
 from dbtools.state import Mode, State  # noqa: E402
 from dbtools.stores import CacheStore  # noqa: E402
@@ -134,6 +137,16 @@ def stack(middleware: list[str], guarded: bool, **settings: object) -> Iterator[
 
 
 @contextmanager
+def first_visits() -> Iterator[None]:
+    """Every request as a visitor's first in this mode: their session is read, not found kept."""
+    kept_seconds = sessions.KEPT_SECONDS
+    sessions.KEPT_SECONDS = -1.0  # kept as usual, but already stale when asked for
+    with ours(True, "settings"):
+        yield
+    sessions.KEPT_SECONDS = kept_seconds
+
+
+@contextmanager
 def ours(mode_on: bool, store: str) -> Iterator[None]:
     extra: dict[str, object] = {"DBTOOLS_STATE": store, "DBTOOLS_CACHE": "redis"}
     if store == "cache":
@@ -174,6 +187,11 @@ def configs(mode_on: bool) -> list[Config]:
         Config("a middleware that does nothing", request, lambda: stack([EMPTY], False)),
         Config(f"dbtools {state}, state in settings", request, lambda: ours(mode_on, "settings")),
         Config(f"dbtools {state}, state in Redis", request, lambda: ours(mode_on, "cache")),
+        *(
+            [Config("dbtools on, each request a visitor's first", request, first_visits)]
+            if mode_on
+            else []
+        ),
         Config(
             f"maintenance-mode {state}, file backend",
             request,

@@ -16,11 +16,14 @@ from dbtools import changes
 # deletes by hand meanwhile, is seen that much later), and for at most KEPT_SESSIONS visitors.
 KEPT_SECONDS = 60.0
 KEPT_SESSIONS = 10_000
-# (session class, key) -> (kept until, on time.monotonic(); the data as the session's own
-# serializer writes it: each request decodes its own copy, so that a view changing a list
-# in its session changes nothing the next request reads).
-_kept: dict[tuple[type[SessionBase], str], tuple[float, bytes]] = {}
+# (session class, key) -> (kept until, on time.monotonic(); the data). Each request gets
+# its own copy, so that a view changing a list in its session in place changes nothing the
+# next request reads: a copy of the dict when every value is a scalar (a logged-in
+# visitor's usual session), else decoded from what the session's own serializer wrote.
+Kept = dict[tuple[type[SessionBase], str], tuple[float, dict[str, Any] | bytes]]
+_kept: Kept = {}
 _kept_under: object = None
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class FrozenSession(SessionBase):
@@ -106,7 +109,10 @@ def kept(source: SessionBase) -> dict[str, Any] | None:
     found = _store().get((type(source), key)) if key else None
     if found is None or found[0] < time.monotonic():
         return None
-    return source.serializer().loads(found[1])  # type: ignore[no-any-return]
+    data = found[1]
+    if isinstance(data, dict):
+        return dict(data)
+    return source.serializer().loads(data)  # type: ignore[no-any-return]
 
 
 def keep(source: SessionBase, data: dict[str, Any]) -> None:
@@ -114,19 +120,23 @@ def keep(source: SessionBase, data: dict[str, Any]) -> None:
     key = source.session_key
     if not key or not data:  # no session, or an unknown or expired key: nothing to spare
         return
-    try:
-        written = source.serializer().dumps(data)
-    except (TypeError, ValueError):
-        # A cache-backed session is pickled by the cache, not written by its serializer,
-        # and may hold what that serializer cannot write: it is read every time.
-        return
+    held: dict[str, Any] | bytes
+    if all(type(value) in _SCALARS for value in data.values()):
+        held = dict(data)
+    else:
+        try:
+            held = source.serializer().dumps(data)
+        except (TypeError, ValueError):
+            # A cache-backed session is pickled by the cache, not written by its serializer,
+            # and may hold what that serializer cannot write: it is read every time.
+            return
     store = _store()
     if len(store) >= KEPT_SESSIONS:
         store.clear()
-    store[(type(source), key)] = (time.monotonic() + KEPT_SECONDS, written)
+    store[(type(source), key)] = (time.monotonic() + KEPT_SECONDS, held)
 
 
-def _store() -> dict[tuple[type[SessionBase], str], tuple[float, bytes]]:
+def _store() -> Kept:
     """The sessions kept in this mode: a change of mode, or of any switch, empties it."""
     global _kept_under
     if _kept_under is not changes.token:
