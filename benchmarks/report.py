@@ -233,7 +233,8 @@ Every row of a table was measured in the same run as its baseline: many short ro
 configuration taking its turn in every round (from a different starting point each round).
 The ratio is the median of the round-by-round ratios to the baseline; "spread" is the middle
 half of them (first to third quartile), which shows how much of a difference is noise on this
-machine. Times are medians too. Lower is better; a ratio below 1 is noise around the baseline.
+machine. Times are medians too. Lower is better; a ratio just below 1 is noise around the
+baseline (one far below it, ours with a mode on, is explained under the tables).
 
 - Machine: {machine()}
 - Python {platform.python_version()}; {packages}
