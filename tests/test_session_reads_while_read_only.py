@@ -127,3 +127,13 @@ def test_a_cached_session_holding_what_json_cannot_write_is_served(client, setti
     settings.GET_ONLY_MODE = "on"
     for _ in range(2):
         assert client.get("/session/").content == b"visits=1"
+
+
+def test_a_session_held_in_its_cookie_is_not_kept(client, user, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    with writes_allowed():
+        client.force_login(user)
+    for _ in range(2):
+        assert client.get("/whoami/").content == b"alice"
+    # Nothing to spare: reading it costs no query, and each key is as long as its data.
+    assert sessions._kept == {}

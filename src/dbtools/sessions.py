@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
 
 from dbtools import changes
 
@@ -118,7 +119,9 @@ def kept(source: SessionBase) -> dict[str, Any] | None:
 def keep(source: SessionBase, data: dict[str, Any]) -> None:
     """Keep what a visitor's session was read as, for their next requests in this mode."""
     key = source.session_key
-    if not key or not data:  # no session, or an unknown or expired key: nothing to spare
+    # No session, an unknown or expired key, or a session held in its own cookie (read
+    # without a query, and its key as long as its data): nothing to spare.
+    if not key or not data or isinstance(source, CookieSession):
         return
     held: dict[str, Any] | bytes
     if all(type(value) in _SCALARS for value in data.values()):
