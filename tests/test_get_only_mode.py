@@ -46,6 +46,21 @@ def test_the_session_is_read_never_written(
     assert list(Session.objects.values_list("session_key", "session_data", "expire_date")) == before
 
 
+@pytest.mark.parametrize("cookie_name", ["sessionid", "site_session"])
+def test_the_session_cookie_is_left_alone_by_reads_and_refusals(
+    client, user, settings, cookie_name: str
+) -> None:  # type: ignore[no-untyped-def]
+    settings.SESSION_COOKIE_NAME = cookie_name
+    with writes_allowed():
+        client.force_login(user)
+    read = client.get("/whoami/")
+    refused = client.post("/notes/", {"text": "hello"})
+    assert (read.status_code, refused.status_code) == (200, 503)
+    # A cookie in either answer would log the visitor out (deleted) or in again (set).
+    assert cookie_name not in read.cookies and cookie_name not in refused.cookies
+    assert client.get("/whoami/").content == b"alice"
+
+
 def test_session_values_are_readable(client, settings) -> None:  # type: ignore[no-untyped-def]
     settings.GET_ONLY_MODE = "off"
     client.get("/session/")

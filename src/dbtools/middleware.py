@@ -138,10 +138,21 @@ def after_view(request: HttpRequest, response: Response, state: State | None) ->
 def is_safe(request: HttpRequest) -> bool:
     if request.method not in SAFE_METHODS:
         return False
-    asked = [request.META.get(header, "") for header in OVERRIDE_HEADERS]
-    if request.META.get("QUERY_STRING"):  # parsing an empty one costs more than all the rest
-        asked += [request.GET.get(field, "") for field in OVERRIDE_FIELDS]
-    return all(not method or method.strip().upper() in SAFE_METHODS for method in asked)
+    meta = request.META
+    for header in OVERRIDE_HEADERS:
+        if header in meta and not names_safe_method(meta[header]):
+            return False
+    if meta.get("QUERY_STRING"):  # parsing an empty one costs more than all the rest
+        query = request.GET
+        for field in OVERRIDE_FIELDS:
+            if field in query and not names_safe_method(query[field]):
+                return False
+    return True
+
+
+def names_safe_method(asked: str) -> bool:
+    """Whether a method override asks for a safe method (or for none at all)."""
+    return not asked or asked.strip().upper() in SAFE_METHODS
 
 
 def is_exempt(path: str) -> bool:
@@ -149,7 +160,7 @@ def is_exempt(path: str) -> bool:
     if _exempt is None:
         # Kept until the setting changes: reading an absent setting costs an exception.
         _exempt = exempt_patterns(conf.DBTOOLS_EXEMPT_PATHS)
-    return any(pattern.match(path) for pattern in _exempt)
+    return bool(_exempt) and any(pattern.match(path) for pattern in _exempt)
 
 
 _exempt: tuple[re.Pattern[str], ...] | None = None
@@ -178,19 +189,21 @@ async def _anonymous() -> AnonymousUser:
     return AnonymousUser()
 
 
-def freeze_session(request: HttpRequest) -> None:
+def freeze_session(request: HttpRequest) -> FrozenSession | None:
+    """Put the request's session behind a FrozenSession (once); None if it has no session."""
     session = getattr(request, "session", None)
-    if session is not None and not isinstance(session, FrozenSession):
-        request.session = FrozenSession(session)
+    if session is None or isinstance(session, FrozenSession):
+        return session
+    frozen = request.session = FrozenSession(session)
+    return frozen
 
 
 def seal_session(request: HttpRequest) -> None:
     """Leave SessionMiddleware nothing to save, set or delete on the way out."""
-    freeze_session(request)
-    session = getattr(request, "session", None)
-    if isinstance(session, FrozenSession):
+    session = freeze_session(request)
+    if session is not None:
         session.seal()
-        request.COOKIES.pop(settings.SESSION_COOKIE_NAME, None)
+        request.COOKIES.pop(_session_cookie_name, None)
 
 
 def protect_session_save(session: SessionBase) -> None:
@@ -208,20 +221,22 @@ def protect_session_save(session: SessionBase) -> None:
     session.save = save_or_keep_page  # type: ignore[method-assign]
 
 
-# Read when the middleware is made and when the setting changes: reading a setting costs
-# about 0.5 us, and this is asked on every request.
+# Read when the middleware is made and when either setting changes: reading a setting
+# costs about 0.5 us, and these are asked on every request.
 _save_every_request = False
+_session_cookie_name = "sessionid"
 
 
 def _read_session_settings() -> None:
-    global _save_every_request
+    global _save_every_request, _session_cookie_name
     _save_every_request = bool(settings.SESSION_SAVE_EVERY_REQUEST)
+    _session_cookie_name = settings.SESSION_COOKIE_NAME
 
 
 @receiver(setting_changed)
 def _forget_settings(*, setting: str, **kwargs: object) -> None:
     global _exempt
-    if setting == "SESSION_SAVE_EVERY_REQUEST":
+    if setting in ("SESSION_SAVE_EVERY_REQUEST", "SESSION_COOKIE_NAME"):
         _read_session_settings()
     elif setting == "DBTOOLS_EXEMPT_PATHS":
         _exempt = None

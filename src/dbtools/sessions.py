@@ -36,7 +36,15 @@ class FrozenSession(SessionBase):
     """
 
     def __init__(self, source: SessionBase | None = None) -> None:
-        super().__init__(session_key=source.session_key if source is not None else None)
+        if source is None:
+            super().__init__()
+        else:
+            # SessionBase.__init__ (the same from Django 5.2 to 6.1) less its import of the
+            # serializer by its dotted path: the source has it already, and this runs on
+            # every request served read-only.
+            self._session_key = source.session_key
+            self.accessed = False
+            self.serializer = source.serializer
         self._source = source
         self._sealed = False
 
@@ -124,7 +132,7 @@ def keep(source: SessionBase, data: dict[str, Any]) -> None:
     if not key or not data or isinstance(source, CookieSession):
         return
     held: dict[str, Any] | bytes
-    if all(type(value) in _SCALARS for value in data.values()):
+    if _SCALARS.issuperset(map(type, data.values())):
         held = dict(data)
     else:
         try:
