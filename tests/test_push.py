@@ -8,7 +8,8 @@ from io import StringIO
 import pytest
 import redis
 from django.core.cache import caches
-from django.core.management import call_command
+from django.core.cache.backends.redis import RedisCache
+from django.core.management import CommandError, call_command
 
 from dbtools.current import current_state
 from dbtools.signals import mode_changed
@@ -85,6 +86,69 @@ def test_the_state_in_a_message_is_taken_up_and_the_store_has_the_last_word(
     finally:
         mode_changed.disconnect(record)
     assert current_state().mode is Mode.OFF
+
+
+class ForgetfulRedisCache(RedisCache):
+    """Drops writes without a word while ``forgetting``, as django-redis does with
+    IGNORE_EXCEPTIONS when a write fails."""
+
+    forgetting = False
+
+    def set(self, *args: object, **kwargs: object) -> None:
+        if not ForgetfulRedisCache.forgetting:
+            super().set(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def modes_seen_until_anonymous(store: CacheStore) -> list[Mode]:
+    """The modes this process takes up from here until a message saying anonymous mode.
+
+    Messages are handled in order, each followed by a read of the store: what any earlier
+    message made this process take up is seen before it.
+    """
+    seen: list[Mode] = []
+
+    def record(state: State, **kwargs: object) -> None:
+        seen.append(state.mode)
+
+    mode_changed.connect(record)
+    try:
+        publish(store, encode(State(mode=Mode.ANONYMOUS)))
+        wait_for(lambda: Mode.ANONYMOUS in seen and seen[-1] is not Mode.ANONYMOUS)
+    finally:
+        mode_changed.disconnect(record)
+    return seen
+
+
+def test_off_is_taken_up_from_the_store_never_from_a_message(cache_store, settings, client) -> None:  # type: ignore[no-untyped-def]
+    settings.DBTOOLS_REFRESH = SLOW_POLL
+    store = listening_store()
+    store.write(State(mode=Mode.GET_ONLY))
+    wait_for(lambda: current_state().mode is Mode.GET_ONLY)
+    publish(store, encode(State(mode=Mode.OFF)))  # the store still says GET-only
+    assert modes_seen_until_anonymous(store) == [Mode.ANONYMOUS, Mode.GET_ONLY]
+    assert client.post("/notes/", {"text": "x"}).status_code == 503
+
+
+def test_a_switch_off_the_cache_drops_fails_and_no_process_turns_off(
+    cache_store, settings, client
+) -> None:  # type: ignore[no-untyped-def]
+    settings.DBTOOLS_REFRESH = SLOW_POLL
+    settings.CACHES = {
+        **settings.CACHES,
+        "dbtools": {**settings.CACHES["dbtools"], "BACKEND": f"{__name__}.ForgetfulRedisCache"},
+    }
+    store = listening_store()
+    store.write(State(mode=Mode.GET_ONLY))
+    wait_for(lambda: current_state().mode is Mode.GET_ONLY)
+    ForgetfulRedisCache.forgetting = True
+    try:
+        with pytest.raises(CommandError, match="did not keep the new state"):
+            call_command("dbtools", "off", stdout=StringIO())
+    finally:
+        ForgetfulRedisCache.forgetting = False
+    # The off was pushed before the write was found dropped: nobody took it up.
+    assert modes_seen_until_anonymous(store) == [Mode.ANONYMOUS, Mode.GET_ONLY]
+    assert client.post("/notes/", {"text": "x"}).status_code == 503
 
 
 def test_a_message_without_a_state_still_makes_the_process_read_the_store(

@@ -3,10 +3,11 @@
 Polling alone makes a process wait up to ``DBTOOLS_REFRESH`` to see a switch. When the
 cache behind the store is Redis (Django's ``RedisCache`` or django-redis), ``dbtools on|off``
 also publishes the new state on a channel every process's watcher thread listens to. Each
-process takes up the state in the message the moment it hears it, then reads the store at
-once to confirm it: the store stays the one source of truth, so a message lost, duplicated,
-out of order or sent by a neighbouring site on the same server changes nothing for longer
-than that read, and polling goes on as before underneath.
+process reads the store the moment it hears a message, and a mode turned on it takes up
+from the message itself, before that read: the store stays the one source of truth, so a
+message lost, duplicated, out of order or sent by a neighbouring site on the same server
+can at worst keep a process read-only until that read, and polling goes on as before
+underneath.
 """
 
 from __future__ import annotations

@@ -113,15 +113,18 @@ class CacheStore:
             caches[self.alias].set(CACHE_KEY, text, timeout=None)
         except Exception as error:
             raise StoreError(f"cannot write {self.description}: {error}") from error
-        # Some backends swallow errors (django-redis IGNORE_EXCEPTIONS): read it back.
-        if self.read() != state:
-            raise StoreError(f"{self.description} did not keep the new state")
+        # Pushed before it is read back, a round trip sooner: a process takes up only a
+        # mode turned on from the message, and confirms it from the store at once.
         try:
-            return self.channel.publish(text)
+            told = self.channel.publish(text)
         except PushError as error:
             # Stored all the same: every process still sees it at its next poll.
             logger.warning("Switch stored but not pushed: %s", error)
-            return 0
+            told = 0
+        # Some backends swallow errors (django-redis IGNORE_EXCEPTIONS): read it back.
+        if self.read() != state:
+            raise StoreError(f"{self.description} did not keep the new state")
+        return told
 
     def listen(self) -> Listener | None:
         return self.channel.listen()
@@ -283,13 +286,18 @@ class Watcher:
         self._adopt(state or OFF, stop)
 
     def _take_pushed(self, message: bytes, stop: threading.Event) -> None:
-        # The state comes in the message, which saves waiting for a read of the store; a
-        # message that holds no state (a neighbour's, an older version's) is only a nudge.
+        # The state comes in the message, which saves waiting for a read of the store, but
+        # only toward safety: a mode turned on is taken up at once, off only from the read
+        # of the store that follows every message. So a message the store does not back (a
+        # switch whose write failed, one overtaken by another) can make this process
+        # read-only until that read, and never let a write through. A message that holds
+        # no state (a neighbour's, an older version's) is only a nudge.
         try:
             state = decode(message)
         except StoreError:
             return
-        self._adopt(state, stop)
+        if state.active and not state.expired():
+            self._adopt(state, stop)
 
     def _adopt(self, state: State, stop: threading.Event) -> None:
         if state.expired():
