@@ -188,9 +188,9 @@ READING = """## Reading these figures
   refusing when a client reaches it, so how fast the clients cover every worker bounds both
   designs. django-maintenance-mode's processes read the state on every request. Ours are sent
   the state through Redis pub/sub the moment it is written, take a mode turned on up at once
-  and confirm it from the store; with any other store they poll every `DBTOOLS_REFRESH` (1 s). `dbtools on`
-  still waits out `DBTOOLS_REFRESH` before returning, so that when it returns even a process
-  that missed the message honours the new state.
+  and confirm it from the store; with any other store they poll every `DBTOOLS_REFRESH` (1 s).
+  `dbtools on` still waits out `DBTOOLS_REFRESH` before returning, so that when it returns even
+  a process that missed the message honours the new state.
 """
 
 
