@@ -107,10 +107,11 @@ class ForgetfulRedisCache(RedisCache):
 
 
 def modes_seen_until_anonymous(store: CacheStore) -> list[Mode]:
-    """The modes this process takes up from here until a message saying anonymous mode.
+    """Publishes anonymous mode, which the store does not hold, and returns the modes this
+    process takes up until it has handled that message and read the store after it.
 
     Messages are handled in order, each followed by a read of the store: what any earlier
-    message made this process take up is seen before it.
+    message made this process take up is seen first.
     """
     seen: list[Mode] = []
 
