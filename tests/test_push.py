@@ -58,7 +58,7 @@ def listening_store() -> CacheStore:
     # that read, shows it is done (an explicit off stored, as a state that vanishes while a
     # mode is on is kept).
     store.write(State(mode=Mode.OFF))
-    assert modes_seen_until_anonymous(store) == [Mode.ANONYMOUS, Mode.OFF]
+    assert modes_taken_up_after_a_message(store, Mode.ANONYMOUS) == [Mode.ANONYMOUS, Mode.OFF]
     return store
 
 
@@ -80,18 +80,8 @@ def test_the_state_in_a_message_is_taken_up_and_the_store_has_the_last_word(
 ) -> None:  # type: ignore[no-untyped-def]
     settings.DBTOOLS_REFRESH = SLOW_POLL
     store = listening_store()
-    seen: list[Mode] = []
-
-    def record(state: State, **kwargs: object) -> None:
-        seen.append(state.mode)
-
-    mode_changed.connect(record)
-    try:
-        # A message whose state the store does not hold (a switch overtaken by another).
-        publish(store, encode(State(mode=Mode.GET_ONLY)))
-        wait_for(lambda: seen == [Mode.GET_ONLY, Mode.OFF])
-    finally:
-        mode_changed.disconnect(record)
+    # A message whose state the store does not hold (a switch overtaken by another).
+    assert modes_taken_up_after_a_message(store, Mode.GET_ONLY) == [Mode.GET_ONLY, Mode.OFF]
     assert current_state().mode is Mode.OFF
 
 
@@ -106,8 +96,8 @@ class ForgetfulRedisCache(RedisCache):
             super().set(*args, **kwargs)  # type: ignore[arg-type]
 
 
-def modes_seen_until_anonymous(store: CacheStore) -> list[Mode]:
-    """Publishes anonymous mode, which the store does not hold, and returns the modes this
+def modes_taken_up_after_a_message(store: CacheStore, mode: Mode) -> list[Mode]:
+    """Publishes ``mode`` turned on, which the store does not hold, and returns the modes this
     process takes up until it has handled that message and read the store after it.
 
     Messages are handled in order, each followed by a read of the store: what any earlier
@@ -120,8 +110,8 @@ def modes_seen_until_anonymous(store: CacheStore) -> list[Mode]:
 
     mode_changed.connect(record)
     try:
-        publish(store, encode(State(mode=Mode.ANONYMOUS)))
-        wait_for(lambda: Mode.ANONYMOUS in seen and seen[-1] is not Mode.ANONYMOUS)
+        publish(store, encode(State(mode=mode)))
+        wait_for(lambda: mode in seen and seen[-1] is not mode)
     finally:
         mode_changed.disconnect(record)
     return seen
@@ -133,7 +123,7 @@ def test_off_is_taken_up_from_the_store_never_from_a_message(cache_store, settin
     store.write(State(mode=Mode.GET_ONLY))
     wait_for(lambda: current_state().mode is Mode.GET_ONLY)
     publish(store, encode(State(mode=Mode.OFF)))  # the store still says GET-only
-    assert modes_seen_until_anonymous(store) == [Mode.ANONYMOUS, Mode.GET_ONLY]
+    assert modes_taken_up_after_a_message(store, Mode.ANONYMOUS) == [Mode.ANONYMOUS, Mode.GET_ONLY]
     assert client.post("/notes/", {"text": "x"}).status_code == 503
 
 
@@ -155,7 +145,7 @@ def test_a_switch_off_the_cache_drops_fails_and_no_process_turns_off(
     finally:
         ForgetfulRedisCache.forgetting = False
     # The off was pushed before the write was found dropped: nobody took it up.
-    assert modes_seen_until_anonymous(store) == [Mode.ANONYMOUS, Mode.GET_ONLY]
+    assert modes_taken_up_after_a_message(store, Mode.ANONYMOUS) == [Mode.ANONYMOUS, Mode.GET_ONLY]
     assert client.post("/notes/", {"text": "x"}).status_code == 503
 
 
