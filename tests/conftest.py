@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import AsyncClient
 
 from dbtools import writes_allowed
 
@@ -24,6 +25,15 @@ def user(db: None) -> User:
 
 @pytest.fixture
 def logged_in(client, user):  # type: ignore[no-untyped-def]
+    with writes_allowed():
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def async_logged_in(user: User) -> AsyncClient:
+    """An ASGI client in whose session ``user`` is logged in."""
+    client = AsyncClient()
     with writes_allowed():
         client.force_login(user)
     return client

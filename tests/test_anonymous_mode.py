@@ -7,7 +7,6 @@ from base64 import b64encode
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.sessions.models import Session
-from django.test import AsyncClient
 
 from dbtools import writes_allowed
 from tests.testapp.models import Note
@@ -24,12 +23,9 @@ def test_a_logged_in_visitor_appears_logged_out(logged_in) -> None:  # type: ign
     assert logged_in.get("/whoami/").content == b"anonymous"
 
 
-def test_a_logged_in_visitor_appears_logged_out_to_async_views(user) -> None:  # type: ignore[no-untyped-def]
+def test_a_logged_in_visitor_appears_logged_out_to_async_views(async_logged_in) -> None:  # type: ignore[no-untyped-def]
     async def scenario() -> None:
-        client = AsyncClient()
-        with writes_allowed():
-            await client.aforce_login(user)
-        response = await client.get("/awhoami/")
+        response = await async_logged_in.get("/awhoami/")
         assert response.content == b"anonymous"
 
     async_to_sync(scenario)()

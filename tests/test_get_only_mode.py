@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.sessions.models import Session
-from django.test import AsyncClient
 
 from dbtools import writes_allowed
 from tests.testapp.models import Note
@@ -22,13 +21,10 @@ def test_visitors_stay_logged_in(logged_in) -> None:  # type: ignore[no-untyped-
     assert logged_in.get("/whoami/").content == b"alice"
 
 
-def test_visitors_stay_logged_in_under_asgi(user) -> None:  # type: ignore[no-untyped-def]
+def test_visitors_stay_logged_in_under_asgi(async_logged_in) -> None:  # type: ignore[no-untyped-def]
     async def scenario() -> None:
-        client = AsyncClient()
-        with writes_allowed():
-            await client.aforce_login(user)
-        assert (await client.get("/awhoami/")).content == b"alice"
-        assert (await client.get("/whoami/")).content == b"alice"
+        assert (await async_logged_in.get("/awhoami/")).content == b"alice"
+        assert (await async_logged_in.get("/whoami/")).content == b"alice"
 
     async_to_sync(scenario)()
 
@@ -121,12 +117,9 @@ def test_a_get_asking_to_be_treated_as_a_write_is_refused(
     assert logged_in.get("/notes/", **override).status_code == 503
 
 
-def test_async_unsafe_request_is_refused(user) -> None:  # type: ignore[no-untyped-def]
+def test_async_unsafe_request_is_refused(async_logged_in) -> None:  # type: ignore[no-untyped-def]
     async def scenario() -> None:
-        client = AsyncClient()
-        with writes_allowed():
-            await client.aforce_login(user)
-        response = await client.post("/anotes/", {"text": "hello"})
+        response = await async_logged_in.post("/anotes/", {"text": "hello"})
         assert response.status_code == 503
         assert await Note.objects.acount() == 0
 

@@ -9,7 +9,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.sessions.models import Session
 from django.db import connection
-from django.test import AsyncClient
 from django.test.utils import CaptureQueriesContext
 
 from dbtools import sessions, writes_allowed
@@ -42,14 +41,11 @@ def test_a_visitors_next_requests_skip_the_session_query(logged_in) -> None:  # 
     assert session_reads(second) == 0
 
 
-def test_async_views_are_served_from_the_kept_session_too(user) -> None:  # type: ignore[no-untyped-def]
+def test_async_views_are_served_from_the_kept_session_too(async_logged_in) -> None:  # type: ignore[no-untyped-def]
     async def scenario() -> None:
-        client = AsyncClient()
-        with writes_allowed():
-            await client.aforce_login(user)
-        assert (await client.get("/awhoami/")).content == b"alice"
+        assert (await async_logged_in.get("/awhoami/")).content == b"alice"
         await Session.objects.all().adelete()  # what only the kept copy can still answer
-        assert (await client.get("/awhoami/")).content == b"alice"
+        assert (await async_logged_in.get("/awhoami/")).content == b"alice"
 
     with writes_allowed():
         async_to_sync(scenario)()
