@@ -8,16 +8,15 @@ first refused; the latency is the time to the last worker's first refusal. Measu
 from the switch itself, made by `call_command` in a process already running (what the designs
 differ on: a push, a read on every request, a poll), and from starting the command in a new
 process, as an operator does (Python's and Django's start-up included). Compared in the same
-run: `dbtools on` (the state in Redis, pushed to the workers over pub/sub; DBTOOLS_REFRESH=1,
-the default, underneath) and django-maintenance-mode's `maintenance_mode on` with its file and
-its cache (Redis) backends.
+run, in rounds in which every switch takes its turn: `dbtools on` (the state in Redis, pushed
+to the workers over pub/sub; DBTOOLS_REFRESH=1, the default, underneath) and
+django-maintenance-mode's `maintenance_mode on` with its file and its cache (Redis) backends.
+The ratio is the median of the round-by-round ratios, as in the other benchmarks.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,12 +24,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import option  # noqa: E402
+from benchmarks.harness import Config, Group, emit, option  # noqa: E402
 from tests.processes import free_port, served_by, start_gunicorn  # noqa: E402
 
 EXAMPLE = ROOT / "example"
@@ -132,69 +132,70 @@ class Fleet:
         self.server.wait(timeout=20)
 
 
+# name: (the peer's backend the fleet runs with, the switch on, the switch off). Ours runs on
+# the file-backend fleet: its state is in Redis whatever the peer's backend.
+SWITCHES = {
+    "dbtools, Redis (pub/sub)": ("file", ["dbtools", "on", "--anonymous"], ["dbtools", "off"]),
+    "maintenance-mode, file backend": (
+        "file",
+        ["maintenance_mode", "on"],
+        ["maintenance_mode", "off"],
+    ),
+    "maintenance-mode, cache backend (Redis)": (
+        "cache",
+        ["maintenance_mode", "on"],
+        ["maintenance_mode", "off"],
+    ),
+}
+WAYS: dict[str, Callable[[Fleet, list[str]], Callable[[], None]]] = {
+    "from the switch": lambda fleet, command: lambda: fleet.switch_warm(*command),
+    "whole command, new process": lambda fleet, command: lambda: fleet.manage(*command),
+}
+SETTLE = 1.5  # seconds after a switch off, before the next switch on
+
+
 def main() -> None:
     rounds = option("--rounds", 3)
     workers = option("--workers", 4)
-    switches = {
-        "dbtools, Redis (pub/sub)": (
-            "file",
-            ["dbtools", "on", "--anonymous"],
-            ["dbtools", "off"],
-        ),
-        "maintenance-mode, file backend": (
-            "file",
-            ["maintenance_mode", "on"],
-            ["maintenance_mode", "off"],
-        ),
-        "maintenance-mode, cache backend (Redis)": (
-            "cache",
-            ["maintenance_mode", "on"],
-            ["maintenance_mode", "off"],
-        ),
+    groups = {
+        way: Group(
+            f"Flip latency, {workers} gunicorn workers, {way}",
+            [Config(name, print, baseline=i == 0) for i, name in enumerate(SWITCHES)],
+            unit="s to the last worker refusing",
+        )
+        for way in WAYS
     }
-    ways = {
-        "from the switch": lambda fleet, command: lambda: fleet.switch_warm(*command),
-        "whole command, new process": lambda fleet, command: lambda: fleet.manage(*command),
-    }
-    measured: dict[str, list[tuple[str, float, float]]] = {way: [] for way in ways}
-    for name, (backend, on, off) in switches.items():
-        fleet = Fleet(workers, backend)
-        try:
+    for group in groups.values():
+        group.samples = {name: [] for name in SWITCHES}
+    returned: dict[tuple[str, str], dict[str, Any]] = {}
+    # Every fleet runs from the start, and each round gives every switch its turn (from a
+    # different one each round), as the other benchmarks do: a slow minute of a shared
+    # machine falls on all of them alike.
+    fleets = {backend: Fleet(workers, backend) for backend in ("file", "cache")}
+    try:
+        for fleet in fleets.values():
             fleet.start_switcher()
-            for way, switch in ways.items():
-                latencies, returns = [], []
-                for _ in range(rounds):
-                    latency, returned = fleet.flip(switch(fleet, on))
-                    latencies.append(latency)
-                    returns.append(returned)
-                    fleet.switch_warm(*off)
-                    time.sleep(1.5)
-                measured[way].append((name, statistics.median(latencies), max(returns)))
-        finally:
+        turns = [(way, name) for way in WAYS for name in SWITCHES]
+        # A first round, not counted: a fleet's first switch pays for connections and
+        # imports that every later one finds ready.
+        for round_number in range(-1, rounds):
+            first = round_number % len(turns)
+            for way, name in turns[first:] + turns[:first]:
+                backend, on, off = SWITCHES[name]
+                fleet = fleets[backend]
+                latency, took = fleet.flip(WAYS[way](fleet, on))
+                fleet.switch_warm(*off)
+                time.sleep(SETTLE)
+                if round_number < 0:
+                    continue
+                group = groups[way]
+                group.samples[name].append(latency)
+                note = returned.setdefault((group.title, name), {"command_returned": 0.0})
+                note["command_returned"] = max(note["command_returned"], took)
+    finally:
+        for fleet in fleets.values():
             fleet.close()
-    rows = []
-    for way, results in measured.items():
-        group = f"Flip latency, {workers} gunicorn workers, {way}"
-        base = results[0][1]
-        print(f"\n{group} (median of {rounds}; s; ratio to {results[0][0]})")
-        for name, latency, returned in results:
-            print(
-                f"  {name:<44} {latency:8.3f} s  x{latency / base:6.3f}"
-                f"   (returned after {returned:.2f} s)"
-            )
-            rows.append(
-                {
-                    "group": group,
-                    "config": name,
-                    "value": latency,
-                    "unit": "s to the last worker refusing",
-                    "ratio": latency / base,
-                    "baseline": results[0][0],
-                    "command_returned": returned,
-                }
-            )
-    if "--json" in sys.argv:
-        Path(sys.argv[sys.argv.index("--json") + 1]).write_text(json.dumps(rows, indent=1))
+    emit(list(groups.values()), returned)
 
 
 if __name__ == "__main__":

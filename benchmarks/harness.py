@@ -86,7 +86,7 @@ def print_group(group: Group) -> None:
     for config in group.configs:
         ratio, low, high = group.ratios(config.name)
         print(
-            f"  {config.name:<44} {group.value(config.name):10.2f}   x{ratio:6.3f}"
+            f"  {config.name:<44} {group.value(config.name):10.3f}   x{ratio:6.3f}"
             f"  ({low:.3f}-{high:.3f})"
         )
 
@@ -104,17 +104,25 @@ def rows(groups: list[Group]) -> Iterator[dict[str, Any]]:
                 "low": low,
                 "high": high,
                 "baseline": baseline_of(group),
+                # Round by round, so that two rows can be compared round by round too.
+                "samples": group.samples[config.name],
             }
 
 
-def emit(groups: list[Group]) -> None:
-    """Print the table; with --json PATH also write the rows for the report."""
+def emit(groups: list[Group], notes: dict[tuple[str, str], dict[str, Any]] | None = None) -> None:
+    """Print the table; with --json PATH also write the rows for the report.
+
+    ``notes`` adds fields to the row of (group title, configuration name).
+    """
     for group in groups:
         print_group(group)
     if "--json" in sys.argv:
         path = sys.argv[sys.argv.index("--json") + 1]
+        found = [
+            {**row, **(notes or {}).get((row["group"], row["config"]), {})} for row in rows(groups)
+        ]
         with open(path, "w") as out:
-            json.dump(list(rows(groups)), out, indent=1)
+            json.dump(found, out, indent=1)
 
 
 def option(name: str, default: int) -> int:

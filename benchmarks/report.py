@@ -10,10 +10,12 @@ nothing and writes the page and the plot again from those figures.
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,12 +35,24 @@ RUNS = [
     ["request_overhead.py", *(["--number", "20", "--rounds", "4"] if QUICK else [])],
     ["guard_overhead.py", "--database", "sqlite", *(["--rounds", "4"] if QUICK else [])],
     ["guard_overhead.py", "--database", "postgresql", *(["--rounds", "4"] if QUICK else [])],
-    ["flip_latency.py", *(["--rounds", "1"] if QUICK else ["--rounds", "9"])],
+    ["flip_latency.py", *(["--rounds", "1"] if QUICK else ["--rounds", "15"])],
     ["instructions.py"],
 ]
 
 
+def compile_sources() -> None:
+    """Write the bytecode of this checkout's modules, as a deployed site has it.
+
+    The peers come installed with theirs; ours run from the checkout, and where
+    PYTHONDONTWRITEBYTECODE is set every new process (a switch command, a worker) would
+    compile them again, which no site in production does.
+    """
+    for folder in ("src", "example", "benchmarks", "tests"):
+        compileall.compile_dir(ROOT / folder, quiet=1)
+
+
 def run_all(only: str | None = None) -> list[dict[str, Any]]:
+    compile_sources()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as out:
         for index, args in enumerate(RUNS):
@@ -152,6 +166,95 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# A row of ours is set against every peer in its table, except in the guard's tables, where
+# each state of ours meets django-read-only in the same state.
+LIKE_FOR_LIKE = {
+    "dbtools, mode off": "django-read-only, writes allowed",
+    "dbtools, GET-only mode on (reads)": "django-read-only, read-only",
+}
+FLOOR = "a middleware that does nothing"
+# Two instruction counts closer than this share of the baseline are level: moving code
+# shifts where objects land in memory by about that much.
+LAYOUT = 0.003
+
+
+def is_ours(row: dict[str, Any]) -> bool:
+    return str(row["config"]).startswith("dbtools")
+
+
+def counted_title(title: str) -> str:
+    """The instruction-count table that holds the same rows as a timed table."""
+    if title.startswith("Per request, "):
+        return "Instructions per request, " + title.removeprefix("Per request, ")
+    if title.startswith("Guard, "):
+        return "Instructions per query, " + title.removeprefix("Guard, ")
+    return ""
+
+
+def by_the_clock(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
+    """Ahead when ours took less time in three rounds of four, behind when more."""
+    if "samples" not in ours or "samples" not in theirs:
+        return ""
+    ratios = [a / b for a, b in zip(ours["samples"], theirs["samples"], strict=True)]
+    low, _, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    verdict = "ahead" if high < 1 else "behind" if low > 1 else "level"
+    return f"{verdict} (x{ours['ratio']:.3f} vs x{theirs['ratio']:.3f})"
+
+
+def in_instructions(ours: dict[str, Any], theirs: dict[str, Any], baseline: dict[str, Any]) -> str:
+    gap = (ours["value"] - theirs["value"]) / baseline["value"]
+    verdict = "ahead" if gap < -LAYOUT else "behind" if gap > LAYOUT else "level"
+    return f"{verdict} (x{ours['ratio']:.3f} vs x{theirs['ratio']:.3f})"
+
+
+def standing(rows: list[dict[str, Any]]) -> str:
+    """Every row of ours against each peer, by the clock and in instructions."""
+    found = {(r["group"], r["config"]): r for r in rows}
+    lines = [
+        "## Where dbtools stands",
+        "",
+        "Each row of ours against each peer doing the same job, from the tables below. By the",
+        "clock, ours is ahead when it took less time than the peer in three rounds of four",
+        "(the third quartile of the round-by-round ratio below 1), behind when it took more in",
+        "three of four, and level otherwise. In instructions, level means closer than",
+        f"{LAYOUT:.1%} of the baseline, the shift any change of code makes. Ratios are to the",
+        "table's baseline.",
+        "",
+        "| table | ours | peer | by the clock | in instructions |",
+        "|---|---|---|---|---|",
+    ]
+    tally: dict[str, int] = {}
+    for group in dict.fromkeys(r["group"] for r in rows):
+        if group.startswith("Instructions"):
+            continue
+        data = [r for r in rows if r["group"] == group]
+        counted = counted_title(group)
+        for ours in filter(is_ours, data):
+            if ours["config"] in LIKE_FOR_LIKE:
+                peers = [r for r in data if r["config"] == LIKE_FOR_LIKE[ours["config"]]]
+            else:
+                skipped = (ours["baseline"], FLOOR)
+                peers = [r for r in data if not is_ours(r) and r["config"] not in skipped]
+            for theirs in peers:
+                clock = by_the_clock(ours, theirs)
+                count = ""
+                if (counted, ours["config"]) in found:
+                    count = in_instructions(
+                        found[(counted, ours["config"])],
+                        found[(counted, theirs["config"])],
+                        found[(counted, ours["baseline"])],
+                    )
+                for verdict in (clock, count):
+                    if verdict:
+                        tally[verdict.split()[0]] = tally.get(verdict.split()[0], 0) + 1
+                lines.append(
+                    f"| {group} | {ours['config']} | {theirs['config']} | {clock} | {count} |"
+                )
+    summary = ", ".join(f"{tally.get(v, 0)} {v}" for v in ("ahead", "level", "behind"))
+    lines += ["", f"In all: {summary}.", ""]
+    return "\n".join(lines)
+
+
 READING = """## Reading these figures
 
 - **Per request** goes through Django's bare WSGI handler with sessions and authentication, for
@@ -171,10 +274,11 @@ READING = """## Reading these figures
   difference of a fraction of a percent shows; what remains is that any change of code shifts
   where objects land in memory, worth a few tenths of a percent per request either way: "a
   middleware that does nothing" shows that floor. Instructions are not time (a Redis round
-  trip waits on the network and costs few of them), so both are given. With the state in
-  Redis, the count also holds what the background thread does on its timer (a read every
-  `DBTOOLS_REFRESH`), which under valgrind's fiftyfold slowdown falls on far fewer requests
-  than in real time: that row overstates it.
+  trip waits on the network and costs few of them), so both are given. Only the main thread,
+  the one serving the requests, is counted: with the state in Redis, ours also has a
+  background thread that reads the store every `DBTOOLS_REFRESH` and listens for switches,
+  whose work comes on a timer, not with each request (under valgrind's fiftyfold slowdown
+  it would fall on fifty times fewer requests than in real time). The clock figures hold it.
 - **Guard** is the cost per query of the database guard, counted in instructions too (with
   PostgreSQL, those of the Django process only, not the server's). django-read-only calls its
   execute wrapper on every query and, while read-only, checks the start of each statement.
@@ -182,9 +286,12 @@ READING = """## Reading these figures
   statement runs; with a mode on it also judges the whole statement with its allowlist (the
   verdict kept per statement text) and keeps the database's own read-only session in step.
 - **Flip latency** is the time from the switch to the last of the workers refusing a write,
-  while 4 clients keep sending writes on new connections (median of 9 switches). "From the
-  switch" times the command's work in a process already running; "whole command" starts it in
-  a new process, whose start-up (Python, Django) is most of it. A worker can only be seen
+  while 4 clients keep sending writes on new connections. Every fleet runs from the start and
+  each round gives every switch its turn, so the ratio and its spread are round by round as in
+  the other tables. "From the switch" times the command's work in a process already running;
+  "whole command" starts it in a new process, whose start-up (Python, Django) is most of it,
+  and where ours first imports the Redis client (redis-py imports its asyncio half with it),
+  which a switch kept in a file does not need. A worker can only be seen
   refusing when a client reaches it, so how fast the clients cover every worker bounds both
   designs. django-maintenance-mode's processes read the state on every request. Ours are sent
   the state through Redis pub/sub the moment it is written, take a mode turned on up at once
@@ -240,6 +347,7 @@ baseline (one far below it, ours with a mode on, is explained under the tables).
 - Python {platform.python_version()}; {packages}
 - Servers: {server_versions()}
 
+{standing(rows)}
 ![Per-request cost, mode off and on](benchmarks.png)
 
 {table(rows)}
