@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -196,7 +197,10 @@ def by_the_clock(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
     if "samples" not in ours or "samples" not in theirs:
         return ""
     ratios = [a / b for a, b in zip(ours["samples"], theirs["samples"], strict=True)]
-    low, _, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    if len(ratios) > 1:
+        low, _, high = statistics.quantiles(ratios, n=4)
+    else:
+        low = high = ratios[0]
     verdict = "ahead" if high < 1 else "behind" if low > 1 else "level"
     return f"{verdict} (x{ours['ratio']:.3f} vs x{theirs['ratio']:.3f})"
 
@@ -223,7 +227,7 @@ def standing(rows: list[dict[str, Any]]) -> str:
         "| table | ours | peer | by the clock | in instructions |",
         "|---|---|---|---|---|",
     ]
-    tally: dict[str, int] = {}
+    tally: Counter[str] = Counter()
     for group in dict.fromkeys(r["group"] for r in rows):
         if group.startswith("Instructions"):
             continue
@@ -244,13 +248,11 @@ def standing(rows: list[dict[str, Any]]) -> str:
                         found[(counted, theirs["config"])],
                         found[(counted, ours["baseline"])],
                     )
-                for verdict in (clock, count):
-                    if verdict:
-                        tally[verdict.split()[0]] = tally.get(verdict.split()[0], 0) + 1
+                tally.update(verdict.split()[0] for verdict in (clock, count) if verdict)
                 lines.append(
                     f"| {group} | {ours['config']} | {theirs['config']} | {clock} | {count} |"
                 )
-    summary = ", ".join(f"{tally.get(v, 0)} {v}" for v in ("ahead", "level", "behind"))
+    summary = ", ".join(f"{tally[v]} {v}" for v in ("ahead", "level", "behind"))
     lines += ["", f"In all: {summary}.", ""]
     return "\n".join(lines)
 
