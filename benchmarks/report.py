@@ -329,12 +329,18 @@ def main() -> None:
     now = datetime.now(timezone.utc)
     when = f"{now:%Y-%m-%d %H:%M} UTC"
     # A page written again from kept figures says so: its date is not when they were measured.
-    produced = (
-        f"Written on {when} from the figures of the last run of `make bench`"
-        " (`python benchmarks/report.py`), kept in benchmarks.json."
-        if publish_only
-        else f"Produced by `make bench` (`python benchmarks/report.py`) on {when}."
-    )
+    if publish_only:
+        produced = (
+            f"Written on {when} from the figures of the last run of `make bench`"
+            " (`python benchmarks/report.py`), kept in benchmarks.json."
+        )
+    elif only is not None:
+        produced = (
+            f"Produced by `make bench` (`python benchmarks/report.py`); {only} measured again"
+            f" on {when} (`--only {only}`), the other figures kept from the run before."
+        )
+    else:
+        produced = f"Produced by `make bench` (`python benchmarks/report.py`) on {when}."
     page = f"""# Benchmarks
 
 {produced}
