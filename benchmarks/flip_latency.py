@@ -30,7 +30,7 @@ from uuid import uuid4
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import Config, Group, emit, option  # noqa: E402
+from benchmarks.harness import Config, Group, emit, in_turn, option  # noqa: E402
 from tests.processes import free_port, served_by, start_gunicorn  # noqa: E402
 
 EXAMPLE = ROOT / "example"
@@ -179,8 +179,7 @@ def main() -> None:
         # A first round, not counted: a fleet's first switch pays for connections and
         # imports that every later one finds ready.
         for round_number in range(-1, rounds):
-            first = round_number % len(turns)
-            for way, name in turns[first:] + turns[:first]:
+            for way, name in in_turn(turns, round_number):
                 backend, on, off = SWITCHES[name]
                 fleet = fleets[backend]
                 latency, took = fleet.flip(WAYS[way](fleet, on))

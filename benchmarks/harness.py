@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 Setup = Callable[[], AbstractContextManager[Any]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -67,12 +68,16 @@ def timed(config: Config, number: int) -> float:
     return elapsed / number * 1e6
 
 
+def in_turn(items: list[T], round_number: int) -> list[T]:
+    """Every item, starting from a different one each round."""
+    first = round_number % len(items)
+    return items[first:] + items[:first]
+
+
 def measure(group: Group, number: int, rounds: int) -> Group:
-    configs = group.configs
-    group.samples = {config.name: [] for config in configs}
+    group.samples = {config.name: [] for config in group.configs}
     for round_number in range(rounds):
-        first = round_number % len(configs)
-        for config in configs[first:] + configs[:first]:
+        for config in in_turn(group.configs, round_number):
             group.samples[config.name].append(timed(config, number))
     return group
 
