@@ -87,19 +87,12 @@ def count(module_name: str, kind: str, group_index: int, config_index: int, numb
     Redis): under valgrind's slowdown its timer would fall on fifty times fewer requests
     than in real time, so its work is left out here. The clock figures hold it.
     """
-    with tempfile.TemporaryDirectory() as out:
-        _run_counted(module_name, kind, group_index, config_index, number, Path(out) / "count")
-        return int(TOTALS.findall((Path(out) / "count-01").read_text())[-1])
-
-
-def _run_counted(
-    module_name: str, kind: str, group_index: int, config_index: int, number: int, out: Path
-) -> None:
+    out = Path(tempfile.mkdtemp(prefix="dbtools-callgrind-"))
     command = [
         "valgrind",
         "--tool=callgrind",
         "--separate-threads=yes",
-        f"--callgrind-out-file={out}",
+        f"--callgrind-out-file={out / 'count'}",
         sys.executable,
         __file__,
         "--child",
@@ -111,14 +104,19 @@ def _run_counted(
     ]
     if shutil.which("setarch"):
         command = ["setarch", os.uname().machine, "-R", *command]
-    subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-        check=True,
-    )
+    try:
+        subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+            check=True,
+        )
+        # One file per thread: -01 is the main thread's.
+        return int(TOTALS.findall((out / "count-01").read_text())[-1])
+    finally:
+        shutil.rmtree(out)
 
 
 def per_operation(task: tuple[str, str, int, int, int]) -> float:
