@@ -52,22 +52,26 @@ class Channel:
         client = redis_client(self.alias)
         if client is None:
             return None
+        # Taken once: reading it again to report a failure could fail in turn (the cache gone
+        # from settings meanwhile) and escape as something other than a PushError.
+        name = self.name
         try:
-            return int(client.publish(self.name, message))
+            return int(client.publish(name, message))
         except Exception as error:  # redis-py's errors, whatever the connection class
-            raise PushError(f"cannot publish on {self.name!r}: {error}") from error
+            raise PushError(f"cannot publish on {name!r}: {error}") from error
 
     def listen(self) -> Listener | None:
         """Subscribe, or None when the cache is not Redis (the watcher then only polls)."""
         client = redis_client(self.alias)
         if client is None:
             return None
+        name = self.name  # taken once, as in publish()
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(self.name)
+            pubsub.subscribe(name)
         except Exception as error:
             pubsub.close()
-            raise PushError(f"cannot subscribe to {self.name!r}: {error}") from error
+            raise PushError(f"cannot subscribe to {name!r}: {error}") from error
         return Listener(pubsub)
 
 
