@@ -229,6 +229,27 @@ def test_mode_changed_is_sent_when_the_process_sees_a_new_state(file_store: Path
     assert seen == [("off", "get_only"), ("get_only", "anonymous"), ("anonymous", "off")]
 
 
+def test_a_failing_mode_changed_receiver_neither_fails_requests_nor_stops_the_watcher(
+    client, file_store: Path, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    def notify_chat(**kwargs: object) -> None:
+        raise ConnectionError("the chat server is down")
+
+    mode_changed.connect(notify_chat)
+    try:
+        dbtools("on")
+        assert client.post("/notes/", {"text": "x"}).status_code == 503
+        dbtools("off")  # seen by the watcher thread, which the first failure did not end
+        wait_for(lambda: current_state().mode is Mode.OFF)
+        assert client.post("/notes/", {"text": "x"}).status_code == 201
+    finally:
+        mode_changed.disconnect(notify_chat)
+    # Logged by Django, once for each switch, with what went wrong.
+    failures = [r for r in caplog.records if "notify_chat" in r.getMessage()]
+    assert [r.name for r in failures] == ["django.dispatch", "django.dispatch"]
+    assert all("the chat server is down" in r.getMessage() for r in failures)
+
+
 # -- the store failing -------------------------------------------------------------------------
 
 

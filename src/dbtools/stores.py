@@ -309,7 +309,11 @@ class Watcher:
             self._state = state
         if state != previous:
             changes.note()
-            mode_changed.send(sender=Watcher, state=state, previous=previous)
+            # Receivers are the site's own code (a chat message, a metric): one that fails is
+            # logged by Django (logger "django.dispatch") and must neither end the watcher
+            # thread, leaving this process deaf to every later switch, nor fail the request
+            # whose first read this may be.
+            mode_changed.send_robust(sender=Watcher, state=state, previous=previous)
 
     def forget_parent(self) -> None:
         """In a forked child (gunicorn --preload): the parent's thread and lock are not here.
