@@ -160,6 +160,17 @@ def test_a_message_without_a_state_still_makes_the_process_read_the_store(
     wait_for(lambda: current_state().mode is Mode.ANONYMOUS)
 
 
+@pytest.mark.parametrize("message", ["[" * 100_000, "{}", "[1]", '{"mode": 3}', "\xff"])
+def test_a_message_no_state_can_be_read_from_leaves_the_watcher_listening(
+    cache_store, settings, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    # Anyone who can reach the Redis server can publish on the channel.
+    settings.DBTOOLS_REFRESH = SLOW_POLL
+    store = listening_store()
+    publish(store, message)
+    assert modes_taken_up_after_a_message(store, Mode.GET_ONLY) == [Mode.GET_ONLY, Mode.OFF]
+
+
 def test_the_command_says_how_many_processes_were_told(cache_store, settings) -> None:  # type: ignore[no-untyped-def]
     listening_store()
     out = StringIO()

@@ -299,6 +299,41 @@ def test_an_unreadable_file_keeps_the_last_state(client, file_store: Path, caplo
     assert current_state().mode is Mode.GET_ONLY
 
 
+def test_a_file_that_is_not_text_keeps_the_last_state_and_the_watcher_watching(
+    client, file_store: Path, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    dbtools("on")
+    assert current_state().mode is Mode.GET_ONLY
+    caplog.set_level(logging.ERROR, logger="dbtools")
+    file_store.write_bytes(b"\xff\xfe\x00 written by something else")
+    wait_for(lambda: any("not a state" in r.getMessage() for r in caplog.records))
+    assert client.post("/notes/", {"text": "x"}).status_code == 503
+    dbtools("off")
+    wait_for(lambda: current_state().mode is Mode.OFF)
+    assert client.post("/notes/", {"text": "x"}).status_code == 201
+
+
+def test_the_watcher_outlives_an_error_nobody_foresaw(
+    client, file_store: Path, caplog, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    current_state()  # the watcher starts and reads the (empty) store
+    caplog.set_level(logging.ERROR, logger="dbtools")
+    failed = []
+
+    def read_once_failing(self: FileStore) -> State | None:
+        if not failed:
+            failed.append(True)
+            raise MemoryError("a bug, or the machine in trouble")
+        return real_read(self)
+
+    real_read = FileStore.read
+    monkeypatch.setattr(FileStore, "read", read_once_failing)
+    wait_for(lambda: any("MemoryError" in r.getMessage() for r in caplog.records))
+    dbtools("on")  # seen by the same thread, which went on watching
+    wait_for(lambda: current_state().mode is Mode.GET_ONLY)
+    assert client.post("/notes/", {"text": "x"}).status_code == 503
+
+
 def test_a_new_process_starts_in_the_stored_mode(file_store: Path) -> None:
     dbtools("on", "--anonymous")
     watcher.reset()  # as a freshly started worker

@@ -81,7 +81,9 @@ def decode(text: object) -> State:
             until=_moment(data["until"]),
             set_by=data["set_by"],
         )
-    except (TypeError, ValueError, KeyError) as error:
+    # RecursionError: JSON nested deeper than Python's stack, which anyone who can reach the
+    # Redis server can publish on the channel; uncaught, it would end the watcher thread.
+    except (TypeError, ValueError, KeyError, RecursionError) as error:
         raise StoreError(f"the store holds something that is not a state: {error}") from error
 
 
@@ -137,12 +139,14 @@ class FileStore:
 
     def read(self) -> State | None:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            # Bytes: text that is not UTF-8 is judged by decode(), as anything else that is
+            # not a state, instead of failing here in a way no caller expects.
+            content = self.path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as error:
             raise StoreError(f"cannot read {self.description}: {error}") from error
-        return decode(text)
+        return decode(content)
 
     def write(self, state: State) -> int | None:
         # Written beside the target and renamed over it: a reader sees the old state or
@@ -232,26 +236,42 @@ class Watcher:
     def _run(self, store: Store, interval: float, stop: threading.Event) -> None:
         listener: Listener | None = None
         while not stop.is_set():
-            if listener is None and (listener := self._subscribe(store, interval)) is not None:
-                # A switch published before this subscription was heard by nobody here.
-                self._refresh(store, interval, stop)
-            if listener is None:
-                stop.wait(interval)
-            else:
-                try:
-                    heard = listener.wait(interval)
-                except PushError as error:
-                    self._report(f"{error}; polling every {interval:g}s meanwhile", interval)
+            try:
+                listener = self._watch_once(store, interval, stop, listener)
+            except Exception as error:
+                # Whatever was not foreseen, the thread goes on: once it ends, this process
+                # never sees another switch. It starts again from a new subscription.
+                self._report(f"{type(error).__name__}: {error}", interval)
+                if listener is not None:
                     listener.close()
                     listener = None
-                else:
-                    if heard is not None:
-                        self._take_pushed(heard, stop)
-            # After a message too: the store has the last word.
-            if not stop.is_set():
-                self._refresh(store, interval, stop)
+                stop.wait(interval)
         if listener is not None:
             listener.close()
+
+    def _watch_once(
+        self, store: Store, interval: float, stop: threading.Event, listener: Listener | None
+    ) -> Listener | None:
+        """Wait for a message or the interval, then read the store; the listener to go on with."""
+        if listener is None and (listener := self._subscribe(store, interval)) is not None:
+            # A switch published before this subscription was heard by nobody here.
+            self._refresh(store, interval, stop)
+        if listener is None:
+            stop.wait(interval)
+        else:
+            try:
+                heard = listener.wait(interval)
+            except PushError as error:
+                self._report(f"{error}; polling every {interval:g}s meanwhile", interval)
+                listener.close()
+                listener = None
+            else:
+                if heard is not None:
+                    self._take_pushed(heard, stop)
+        # After a message too: the store has the last word.
+        if not stop.is_set():
+            self._refresh(store, interval, stop)
+        return listener
 
     def _subscribe(self, store: Store, interval: float) -> Listener | None:
         try:
