@@ -59,5 +59,12 @@ matrix: $(STAMP)
 	$(BIN)/python -m pip install -q "tox>=4"
 	$(BIN)/tox $(if $(CORNERS),-e py310-django52$(comma)py313-django61$(comma)py311-django52-psycopg2,)
 
+# Django's own test suite on SQLite and PostgreSQL, without and with dbtools installed, and the
+# difference (scripts/django_suite.py); e.g. DJANGO_SUITE_ARGS="--subset --backends sqlite".
+DJANGO_SUITE_ARGS ?=
+.PHONY: django-suite
+django-suite: $(STAMP)
+	$(BIN)/python scripts/django_suite.py $(DJANGO_SUITE_ARGS)
+
 clean:
 	rm -rf $(VENV) .tox *.sqlite3 example/var

@@ -194,7 +194,8 @@ MYSQL = [
     ("SHOW VARIABLES LIKE 'tx_read_only'", READ),
     (f"DESCRIBE {S}", READ),
     (f"DESC {S}", READ),
-    ("SELECT 'it\\'s; DELETE FROM dbtools_scratch'", READ),
+    # Ambiguous: with NO_BACKSLASH_ESCAPES, which a session may set, the string ends at \'.
+    ("SELECT 'it\\'s; DELETE FROM dbtools_scratch'", WRITE),
     ('SELECT "a double-quoted DELETE"', READ),
     ("SELECT 1 # DELETE FROM dbtools_scratch", READ),
     ("SELECT @@tx_read_only", READ),
@@ -244,7 +245,7 @@ MYSQL = [
     (f"UPDATE {S} SET v = 'a' ORDER BY id LIMIT 1", WRITE),
     ("FLUSH TABLES", WRITE),
     ("CREATE TEMPORARY TABLE dbtools_tmp (x INT)", WRITE),
-    (f"HANDLER {S} OPEN", WRITE),
+    (f"HANDLER {S} OPEN", READ),
     ("DO RELEASE_ALL_LOCKS()", WRITE),
 ]
 

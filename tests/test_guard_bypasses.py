@@ -12,6 +12,7 @@ from django.db import connection
 
 from dbtools import ReadOnlyError, guard, writes_allowed
 from dbtools.errors import is_read_only_refusal
+from dbtools.statements import READ
 from tests.database import postgresql_driver, snapshot
 from tests.settings import BACKEND
 
@@ -47,8 +48,8 @@ def unchecked_insert(switch_on: Callable[[], None]) -> None:
     """The native layer alone: with the statement check fooled, a write still fails."""
     switch_on()
     # The verdicts kept for this connection are set aside too, so none is kept from the lie.
-    fooled = mock.patch.object(guard, "is_read", lambda sql, vendor: True)
-    with fooled, mock.patch.object(connection, "_dbtools_verdicts", {}):
+    fooled = mock.patch.object(guard, "judge", lambda sql, vendor, bound=True: READ)
+    with fooled, mock.patch.dict(guard._verdicts, clear=True):
         execute("INSERT INTO dbtools_scratch (v) VALUES ('unchecked')")
 
 

@@ -15,11 +15,11 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 
-from dbtools import changes, current, guard
+from dbtools import changes, current
 from dbtools.conf import conf
 from dbtools.errors import is_connection_lost, is_read_only_refusal
-from dbtools.guard import REFUSED_ATTR
 from dbtools.refusal import refusal_response
+from dbtools.requests import REFUSED_ATTR, current_request, note_refusal
 from dbtools.sessions import FrozenSession
 from dbtools.state import Mode, State
 from dbtools.switches import message_setting, retry_after_setting
@@ -68,11 +68,11 @@ class ReadOnlyMiddleware:
         served_as, refusal = before_view(request, state)
         if refusal is not None:
             return refusal
-        token = guard.current_request.set(request)  # for the guard's log and refusals
+        token = current_request.set(request)  # for the guard's log and refusals
         try:
             response = self.get_response(request)
         finally:
-            guard.current_request.reset(token)
+            current_request.reset(token)
         return after_view(request, response, served_as)  # type: ignore[arg-type]
 
     async def __acall__(self, request: HttpRequest) -> Response:
@@ -81,11 +81,11 @@ class ReadOnlyMiddleware:
         served_as, refusal = before_view(request, state)
         if refusal is not None:
             return refusal
-        token = guard.current_request.set(request)
+        token = current_request.set(request)
         try:
             response = await self.get_response(request)  # type: ignore[misc]
         finally:
-            guard.current_request.reset(token)
+            current_request.reset(token)
         return after_view(request, response, served_as)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Response | None:
@@ -103,7 +103,7 @@ class ReadOnlyMiddleware:
             state = State(
                 mode=Mode.GET_ONLY, message=message_setting(), retry_after=retry_after_setting()
             )
-        guard.note_refusal(request)
+        note_refusal(request)
         freeze_session(request)
         return refusal_response(request, state)
 

@@ -1,0 +1,58 @@
+"""Rules on lexed statements that MySQL/MariaDB and SQLite share."""
+
+from __future__ import annotations
+
+from dbtools.statements.lexing import Token
+
+# Statements that only steer a transaction.
+TRANSACTION_STARTS = frozenset(
+    {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"}
+)
+# Words that make a read statement write or lock rows for writing. (INSERT always comes
+# with INTO there; REPLACE and INSERT alone are also the names of string functions.)
+WRITE_WORDS = frozenset({"INTO", "UPDATE", "DELETE", "OUTFILE", "DUMPFILE", "LOCK"})
+SELECT_STARTS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
+
+
+def words(tokens: list[Token]) -> list[str]:
+    return [token.text for token in tokens if token.kind == "word"]
+
+
+def has_sequence(found: list[str], sequence: tuple[str, ...]) -> bool:
+    size = len(sequence)
+    return any(tuple(found[i : i + size]) == sequence for i in range(len(found) - size + 1))
+
+
+def locks_or_writes(found: list[str]) -> bool:
+    """Whether a SELECT's words write, lock rows (FOR UPDATE/SHARE…) or move a sequence."""
+    if any(word in WRITE_WORDS for word in found):
+        return True
+    return any(
+        has_sequence(found, sequence)
+        for sequence in (("FOR", "SHARE"), ("FOR", "NO"), ("FOR", "KEY"), ("NEXT", "VALUE"))
+    )
+
+
+def calls(tokens: list[Token]) -> list[tuple[str, bool]]:
+    """The functions called, as (upper-case name, whether it is quoted or qualified)."""
+    found: list[tuple[str, bool]] = []
+    for index, token in enumerate(tokens[:-1]):
+        following = tokens[index + 1]
+        if following != Token("op", "(") or token.kind not in ("word", "name"):
+            continue
+        qualified = index > 0 and tokens[index - 1] == Token("op", ".")
+        found.append((token.text.upper(), token.kind == "name" or qualified))
+    return found
+
+
+def steers(found: list[str]) -> bool:
+    """A transaction statement that does not ask for a read-write transaction."""
+    return not has_sequence(found, ("READ", "WRITE"))
+
+
+def opens_with_word(tokens: list[Token]) -> bool:
+    """Whether the statement begins with a word, after any opening parentheses."""
+    for token in tokens:
+        if token != Token("op", "("):
+            return token.kind == "word"
+    return False
