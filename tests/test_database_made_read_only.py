@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import connection
+from django.test import Client
 
 from dbtools import writes_allowed
 from tests.database import outside_connection, run_outside
@@ -97,7 +98,8 @@ if BACKEND != "sqlite":  # SQLite has no server-side default for the session to 
 
 if BACKEND != "sqlite":  # SQLite has no connection a server could kill
 
-    def test_a_connection_killed_under_a_request_is_answered_with_a_retry(client) -> None:  # type: ignore[no-untyped-def]
+    def test_a_connection_killed_under_a_request_is_answered_with_a_retry() -> None:
+        client = Client(raise_request_exception=False)  # the lost connection is reported too
         try:
             response = client.get("/lose-connection/", HTTP_ACCEPT="application/json")
         finally:

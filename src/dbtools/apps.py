@@ -10,8 +10,9 @@ class DbToolsConfig(AppConfig):
 
     def ready(self) -> None:
         from dbtools import checks as dbtools_checks
-        from dbtools import guard
+        from dbtools import guard, handler
 
         for check in dbtools_checks.ALL_CHECKS:
             checks.register(check)
         guard.install_everywhere()
+        handler.install()

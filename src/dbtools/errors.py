@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 
 from django.db import DatabaseError
+from django.db import Error as DjangoDatabaseError
 
 
 class ReadOnlyError(DatabaseError):
@@ -40,14 +42,25 @@ class DriverErrors:
     sqlstates: frozenset[str]
     errnos: frozenset[int]
     texts: tuple[str, ...]
+    sqlite_codes: frozenset[int] = frozenset()
 
     def match(self, error: BaseException) -> bool:
+        """Whether ``error`` is a database error that says this, by its code where it has one.
+
+        Only database errors (Django's and the drivers' own) are read: a view's
+        KeyError(2013) or a message that happens to contain the words is not one.
+        """
+        if not is_database_error(error):
+            return False
         sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-        if sqlstate in self.sqlstates:
-            return True
+        if sqlstate is not None:
+            return sqlstate in self.sqlstates
+        code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
+        if code is not None:
+            return code & 0xFF in self.sqlite_codes  # the primary result code
         args = getattr(error, "args", ())
-        if args and isinstance(args[0], int) and args[0] in self.errnos:
-            return True
+        if args and type(args[0]) is int:  # MySQL's errno, which Django's errors keep
+            return args[0] in self.errnos
         text = str(error).lower()
         return any(marker in text for marker in self.texts)
 
@@ -56,7 +69,10 @@ class DriverErrors:
 # transaction), 1290 (server running with --read-only). SQLite: query_only or a file
 # opened read-only.
 READ_ONLY = DriverErrors(
-    frozenset({"25006"}), frozenset({1792, 1290}), ("attempt to write a readonly database",)
+    frozenset({"25006"}),
+    frozenset({1792, 1290}),
+    ("attempt to write a readonly database",),
+    frozenset({8}),  # SQLITE_READONLY
 )
 # The connection went away under a query: a server-side kill, a failover, a restart.
 # PostgreSQL: admin_shutdown and the like (57P0x), the server closing the socket;
@@ -73,6 +89,19 @@ CONNECTION_LOST = DriverErrors(
         "consuming input failed",
     ),
 )
+
+
+DRIVER_PACKAGES = frozenset({"psycopg", "psycopg2", "MySQLdb", "sqlite3", "_sqlite3"})
+
+
+def is_database_error(error: BaseException) -> bool:
+    """An error raised by Django's database layer or by a database driver."""
+    if isinstance(error, (DjangoDatabaseError, sqlite3.Error)):
+        return True
+    return any(
+        cls.__module__.split(".")[0] in DRIVER_PACKAGES and cls.__name__ == "Error"
+        for cls in type(error).__mro__
+    )
 
 
 def _chain(error: BaseException) -> list[BaseException]:

@@ -11,7 +11,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import SessionBase
-from django.core.signals import setting_changed
+from django.core.signals import got_request_exception, setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 
@@ -25,6 +25,7 @@ from dbtools.state import Mode, State
 from dbtools.switches import message_setting, retry_after_setting
 
 logger = logging.getLogger("dbtools")
+request_logger = logging.getLogger("django.request")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # Where frameworks and proxies let a client ask for another method than the one it used.
@@ -95,17 +96,36 @@ class ReadOnlyMiddleware:
         a failover in the middle of the migration): the visitor is asked to retry, with what
         they typed shown back, rather than shown an error page.
         """
-        if not (is_read_only_refusal(exception) or is_connection_lost(exception)):
-            return None
-        state = current.current_state()
-        if not state.active:
-            # The database was made read-only behind our back (a DBA, a failover).
-            state = State(
-                mode=Mode.GET_ONLY, message=message_setting(), retry_after=retry_after_setting()
-            )
-        note_refusal(request)
-        freeze_session(request)
-        return refusal_response(request, state)
+        return refusal_for(request, exception)
+
+
+def refusal_for(request: HttpRequest, exception: BaseException) -> Response | None:
+    """The refusal that answers ``exception`` raised while serving ``request``, if it is one.
+
+    A lost connection is still an error someone must hear of: it is logged on
+    ``django.request`` with its traceback, and ``got_request_exception`` is sent, as
+    Django does for a 500.
+    """
+    refused = is_read_only_refusal(exception)
+    if not refused and not is_connection_lost(exception):
+        return None
+    if not refused:
+        request_logger.error(
+            "Database connection lost: %s",
+            request.path,
+            exc_info=(type(exception), exception, exception.__traceback__),
+            extra={"status_code": 503, "request": request},
+        )
+        got_request_exception.send(sender=None, request=request)
+    state = current.current_state()
+    if not state.active:
+        # The database was made read-only behind our back (a DBA, a failover).
+        state = State(
+            mode=Mode.GET_ONLY, message=message_setting(), retry_after=retry_after_setting()
+        )
+    note_refusal(request)
+    freeze_session(request)
+    return refusal_response(request, state)
 
 
 def before_view(request: HttpRequest, state: State) -> tuple[State | None, Response | None]:
