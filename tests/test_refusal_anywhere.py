@@ -1,4 +1,4 @@
-"""A write refused anywhere Django serves a request gets the refusal; no mode on, Django's own errors.
+"""A write refused anywhere in a request gets the refusal; with no mode on, Django's errors.
 
 Writes refused after the view (a middleware placed after ReadOnlyMiddleware, a template
 rendered late, a 500 handler) are answered with the 503 refusal, never a 500. With no mode
