@@ -344,6 +344,13 @@ def _guarded_wrapper_class(cls: type[BaseDatabaseWrapper]) -> type[BaseDatabaseW
         made.__class__ = _guarded_cursor_class(type(made))
         return _make_guarded_cursor(self, made)
 
+    def _rollback(self: BaseDatabaseWrapper) -> None:
+        super(guarded, self)._rollback()  # type: ignore[arg-type]
+        # A read-only default set inside the transaction went with it: set again at once,
+        # before the raw connection can write.
+        if self.vendor == "postgresql" and self._dbtools_blocked is changes.token:  # type: ignore[attr-defined]
+            native.hold(self, True)
+
     guarded = type(
         cls.__name__,
         (cls,),
@@ -352,6 +359,7 @@ def _guarded_wrapper_class(cls: type[BaseDatabaseWrapper]) -> type[BaseDatabaseW
             "__qualname__": cls.__qualname__,
             "make_cursor": make_cursor,
             "make_debug_cursor": make_debug_cursor,
+            "_rollback": _rollback,
             "_dbtools_guarded": True,
             # Until the connection is made and judged: nothing known.
             "_dbtools_clear": None,

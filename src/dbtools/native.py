@@ -235,6 +235,8 @@ def pg_hold_transaction(connection: BaseDatabaseWrapper, raw: Any) -> None:
 def pg_before(connection: BaseDatabaseWrapper, raw: Any) -> bool:
     """Before a statement, writes refused: make it run read-only; whether to commit after."""
     status = raw.info.transaction_status
+    if status == PG_INERROR:
+        return False  # nothing runs until the rollback, this statement neither
     pooled = pg_pooled(connection, raw)
     if not pooled and not _pg_read_only(connection, raw):
         _pg_set_read_only(connection, raw)
