@@ -16,11 +16,21 @@ $(STAMP): pyproject.toml requirements/test.txt requirements/lint.txt
 	$(BIN)/python -m pip install -q -e . -r requirements/test.txt -r requirements/lint.txt $(DJANGO_PIN)
 	@$(BIN)/python -m pip install -q mysqlclient || echo "mysqlclient could not be built (it needs the MySQL client headers and pkg-config): MariaDB/MySQL will not be tested."
 	@rm -f $(VENV)/.installed*
+	@touch $@ $(VENV)/.demo$(DJANGO)
+
+# The demo needs only the package and what it depends on; `make test` installs the rest.
+DEMO_STAMP := $(VENV)/.demo$(DJANGO)
+$(DEMO_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e . $(DJANGO_PIN)
 	@touch $@
 
-demo: $(STAMP)
-	cd example && ../$(BIN)/python manage.py migrate --noinput
-	cd example && ../$(BIN)/python manage.py load_demo
+# Its set-up writes (migrate, demo data) whatever switch the shell exported; the site
+# then serves in that mode.
+SETUP_ENV := env -u READ_ONLY_MODE -u GET_ONLY_MODE
+demo: $(DEMO_STAMP)
+	cd example && $(SETUP_ENV) ../$(BIN)/python manage.py migrate --noinput
+	cd example && $(SETUP_ENV) ../$(BIN)/python manage.py load_demo
 	@echo "Demo on http://127.0.0.1:8000/  (user: demo, password: demo)"
 	cd example && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
 

@@ -36,7 +36,7 @@ from dbtools.conf import conf
 from dbtools.current import current_state
 from dbtools.errors import ReadOnlyError, is_read_only_refusal
 from dbtools.permission import allowed, writes_allowed
-from dbtools.requests import current_request, note_refusal
+from dbtools.requests import LOGGED_ATTR, current_request, note_refusal
 from dbtools.statements import READ, TAKES_WRITE_LOCK, WRITE, Calls, Verdict, judge
 from dbtools.statements.postgresql import judge_unconforming
 from dbtools.statements.verdicts import ENDS_TRANSACTION
@@ -299,6 +299,8 @@ def _refuse(alias: str, sql: str) -> None:
         error.statement,
     )
     note_refusal()
+    if request is not None:
+        setattr(request, LOGGED_ATTR, True)
     raise error
 
 

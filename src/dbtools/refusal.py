@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 
+from dbtools.requests import LOGGED_ATTR
 from dbtools.state import State
+
+logger = logging.getLogger("dbtools")
 
 TEMPLATE = "dbtools/read_only.html"
 JSON_TYPE = "application/json"
@@ -48,7 +54,24 @@ def refusal_response(request: HttpRequest, state: State) -> HttpResponse:
     response["CDN-Cache-Control"] = "no-store"
     response["Surrogate-Control"] = "no-store"
     patch_vary_headers(response, ("Accept",))
+    forget_messages(request)
+    # A refusal is no server error: Django would log it as one on django.request ("Service
+    # Unavailable"), which mails ADMINS with the default logging. It is logged once here.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    if not getattr(request, LOGGED_ATTR, False):  # the guard logs the write it blocked
+        logger.info("Refused %s %s: the site is read-only", request.method, request.path)
     return response
+
+
+def forget_messages(request: HttpRequest) -> None:
+    """Drop the messages the refused request added, so they are not shown later out of context.
+
+    Messages stored by earlier requests stay where they are, to be shown as usual.
+    """
+    storage = getattr(request, "_messages", None)
+    if storage is not None and hasattr(storage, "_queued_messages"):
+        storage._queued_messages = []
+        storage.added_new = False
 
 
 def refusal_body(state: State, retry_after: int) -> dict[str, Any]:
@@ -74,8 +97,26 @@ def render_page(request: HttpRequest, state: State, retry_after: int) -> str:
         "fields": fields,
         "files": files,
         "method": request.method,
+        "back": way_back(request),
     }
     return render_to_string(TEMPLATE, context)
+
+
+def way_back(request: HttpRequest) -> str:
+    """Where the visitor was: the referring page on this site, or the page itself for a GET.
+
+    Only a path on this site is offered, never another site's address.
+    """
+    if request.method in ("GET", "HEAD"):
+        return request.get_full_path()
+    referer = request.META.get("HTTP_REFERER", "")
+    parsed = urlsplit(referer)
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        path = parsed.path or "/"
+        return path + (f"?{parsed.query}" if parsed.query else "")
+    return "/"
 
 
 def submitted_fields(request: HttpRequest) -> tuple[list[tuple[str, str]], list[str]]:

@@ -12,6 +12,8 @@ current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.Contex
 )
 # Set on a request under which a write was refused; read by the middleware's after_view.
 REFUSED_ATTR = "_dbtools_refused"
+# Set on a request whose refusal the guard has logged already (the statement it blocked).
+LOGGED_ATTR = "_dbtools_logged"
 
 
 def note_refusal(request: HttpRequest | None = None) -> None:
