@@ -152,3 +152,55 @@ def test_refresh_interval_must_be_sensible(settings, value: object) -> None:  # 
     settings.DBTOOLS_REFRESH = value
     [message] = ids("dbtools.E012")
     assert "DBTOOLS_REFRESH" in message and repr(value) in message
+
+
+@pytest.mark.parametrize("value", ["keep", "", None, True])
+def test_safe_request_writes_must_be_discard_or_refuse(settings, value: object) -> None:  # type: ignore[no-untyped-def]
+    settings.DBTOOLS_SAFE_REQUEST_WRITES = value
+    [message] = ids("dbtools.E014")
+    assert "DBTOOLS_SAFE_REQUEST_WRITES" in message and repr(value) in message
+
+
+@pytest.mark.parametrize("value", ["discard", "refuse"])
+def test_safe_request_writes_accepts_both_values(settings, value: str) -> None:  # type: ignore[no-untyped-def]
+    settings.DBTOOLS_SAFE_REQUEST_WRITES = value
+    assert ids("dbtools.E014") == []
+
+
+HIDE_REDIS = """
+import sys
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name == "redis" or name.startswith("redis."):
+            raise ImportError("no module named " + name)
+sys.meta_path.insert(0, Hide())
+import django
+from django.conf import settings
+django.setup()
+from django.core.checks import run_checks
+from django.test.utils import override_settings
+caches = {**settings.CACHES, "dbtools": {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1"}}
+with override_settings(DBTOOLS_STATE="cache", DBTOOLS_CACHE="dbtools", CACHES=caches):
+    for message in run_checks():
+        if message.id == "dbtools.E015":
+            print(message.msg, "|", message.hint)
+"""
+
+
+def test_a_redis_cache_without_its_client_library_fails_the_check() -> None:
+    """Run where redis-py cannot be imported, as on a site that never installed it."""
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", HIDE_REDIS],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "'dbtools'" in result.stdout and "redis" in result.stdout
+    assert 'pip install "django-db-tools[redis]"' in result.stdout

@@ -16,6 +16,12 @@ from tests.testapp.models import Counter, Note
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _refuse_safe_request_writes(settings) -> None:  # type: ignore[no-untyped-def]
+    """These prove the "refuse" policy; tests/test_safe_request_writes.py proves "discard"."""
+    settings.DBTOOLS_SAFE_REQUEST_WRITES = "refuse"
+
+
 @pytest.fixture
 def counter() -> Counter:
     with writes_allowed():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -195,6 +196,8 @@ def _check_cache(alias: object) -> Sequence[CheckMessage]:
                 id="dbtools.E013",
             )
         ]
+    if backend in REDIS_CLIENTS:
+        return _check_redis_client(alias, backend)
     if backend in PROCESS_LOCAL_CACHES:
         return [
             Warning(
@@ -230,7 +233,52 @@ def _check_state_file(path: object) -> Sequence[CheckMessage]:
     return []
 
 
+SAFE_REQUEST_WRITES = ("discard", "refuse")
+
+
+def check_safe_request_writes(**kwargs: Any) -> list[CheckMessage]:
+    value = conf.DBTOOLS_SAFE_REQUEST_WRITES
+    if value in SAFE_REQUEST_WRITES:
+        return []
+    return [
+        Error(
+            f"DBTOOLS_SAFE_REQUEST_WRITES must be 'discard' or 'refuse'; got {value!r}.",
+            hint="'discard' serves a GET whose view writes and rolls its writes back; "
+            "'refuse' answers it with the 503 refusal.",
+            id="dbtools.E014",
+        )
+    ]
+
+
+REDIS_CLIENTS = {
+    "django.core.cache.backends.redis.RedisCache": ("redis",),
+    "django_redis.cache.RedisCache": ("django_redis", "redis"),
+}
+
+
+def _check_redis_client(alias: str, backend: str) -> list[CheckMessage]:
+    missing = [name for name in REDIS_CLIENTS.get(backend, ()) if not _installed(name)]
+    if not missing:
+        return []
+    return [
+        Error(
+            f"DBTOOLS_CACHE {alias!r} uses {backend}, whose client library is not installed "
+            f"({', '.join(missing)}): `manage.py dbtools on` would fail.",
+            hint='pip install "django-db-tools[redis]"',
+            id="dbtools.E015",
+        )
+    ]
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 ALL_CHECKS = (
+    check_safe_request_writes,
     check_switches,
     check_message,
     check_retry_after,

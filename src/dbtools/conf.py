@@ -84,6 +84,15 @@ class Settings:
         return getattr(django_settings, "DBTOOLS_REFRESH", DEFAULT_REFRESH)
 
     @property
+    def DBTOOLS_SAFE_REQUEST_WRITES(self) -> object:
+        return getattr(django_settings, "DBTOOLS_SAFE_REQUEST_WRITES", "discard")
+
+    @property
+    def safe_request_writes(self) -> str:
+        """ "discard" or "refuse"; anything else (reported by dbtools.E014) refuses."""
+        return "discard" if self.DBTOOLS_SAFE_REQUEST_WRITES == "discard" else "refuse"
+
+    @property
     def guarded_aliases(self) -> Sequence[str] | None:
         value = self.DBTOOLS_DATABASES
         if isinstance(value, (list, tuple)):

@@ -118,3 +118,10 @@ def is_read_only_refusal(error: BaseException) -> bool:
     return any(
         isinstance(cause, ReadOnlyError) or READ_ONLY.match(cause) for cause in _chain(error)
     )
+
+
+# A lock waited on too long: PostgreSQL lock_not_available (lock_timeout), MySQL/MariaDB
+# 1205 (innodb_lock_wait_timeout); SQLite's busy timeout.
+LOCK_TIMEOUT = DriverErrors(
+    frozenset({"55P03"}), frozenset({1205}), ("database is locked",), frozenset({5})
+)

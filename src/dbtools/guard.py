@@ -31,13 +31,23 @@ from django.db.backends.signals import connection_created
 from django.db.backends.utils import CursorWrapper
 from django.dispatch import receiver
 
-from dbtools import changes, native
+from dbtools import changes, discard, native
 from dbtools.conf import conf
 from dbtools.current import current_state
-from dbtools.errors import ReadOnlyError, is_read_only_refusal
+from dbtools.errors import LOCK_TIMEOUT, ReadOnlyError, is_read_only_refusal
 from dbtools.permission import allowed, writes_allowed
 from dbtools.requests import LOGGED_ATTR, current_request, note_refusal
-from dbtools.statements import READ, TAKES_WRITE_LOCK, WRITE, Calls, Verdict, judge
+from dbtools.statements import (
+    READ,
+    TAKES_WRITE_LOCK,
+    WRITE,
+    Calls,
+    Verdict,
+    commits,
+    discardable,
+    judge,
+)
+from dbtools.statements.mysql import written_names
 from dbtools.statements.postgresql import judge_unconforming
 from dbtools.statements.verdicts import ENDS_TRANSACTION
 
@@ -202,22 +212,52 @@ def _guarded_call(cursor: GuardedCursor, sql: Any, bound: bool, run: Callable[[A
         return run(sql)
     text = _text(sql, connection)
     verdict = _verdict(connection, text, bound)
-    if verdict is not READ:
-        sql = _judged(connection, sql, text, verdict)
+    if verdict is not READ or discard.discarding(connection) is not None:
+        sql = _judged(connection, sql, text, verdict, bound)
     if connection.vendor != "postgresql":
-        return run(sql)
+        return _lock_wait_refused(connection, text, run, sql)
     raw = connection.connection
-    commit = native.pg_before(connection, raw)
+    commit = native.pg_before(connection, raw, discard.current.get() is not None)
     try:
-        return run(sql)
+        return _lock_wait_refused(connection, text, run, sql)
     finally:
         native.pg_after(connection, raw, verdict is ENDS_TRANSACTION, commit)
 
 
-def _judged(connection: BaseDatabaseWrapper, sql: Any, text: str, verdict: Verdict) -> Any:
+def _discards(connection: BaseDatabaseWrapper, text: str, bound: bool) -> bool:
+    """Whether a write may run because the safe request making it will have it rolled back."""
+    taking = discard.current.get()
+    if taking is None or not discardable(text, connection.vendor, bound):
+        return False
+    if connection.vendor == "mysql":
+        lasting = native.lasting_tables(connection)
+        if lasting is None or lasting & written_names(text, bound):
+            return False  # a table of an engine without transactions, or not known yet
+    return taking.take(connection)
+
+
+def _lock_wait_refused(
+    connection: BaseDatabaseWrapper, text: str, run: Callable[[Any], Any], sql: Any
+) -> Any:
+    # A discarded write that waited too long on a lock is answered with the refusal.
+    try:
+        return run(sql)
+    except DatabaseError as error:
+        if discard.discarding(connection) is not None and LOCK_TIMEOUT.match(error):
+            _refuse(connection.alias, text)
+        raise
+
+
+def _judged(
+    connection: BaseDatabaseWrapper, sql: Any, text: str, verdict: Verdict, bound: bool
+) -> Any:
     """What runs instead of a statement that is not a plain read (or ReadOnlyError)."""
+    if discard.discarding(connection) is not None and commits(text, connection.vendor, bound):
+        _refuse(connection.alias, text)  # it would keep the writes a safe request made
     if verdict is WRITE:
-        _refuse(connection.alias, text)
+        if not _discards(connection, text, bound):
+            _refuse(connection.alias, text)
+        return sql
     if isinstance(verdict, Calls):
         stored = native.stored_functions(connection)
         # Not yet known which functions are stored: any not built in may be one.
@@ -353,6 +393,33 @@ def _guarded_wrapper_class(cls: type[BaseDatabaseWrapper]) -> type[BaseDatabaseW
         if self.vendor == "postgresql" and self._dbtools_blocked is changes.token:  # type: ignore[attr-defined]
             native.hold(self, True)
 
+    def commit(self: BaseDatabaseWrapper) -> None:
+        # A safe request's writes are never kept: its transactions end in a rollback.
+        if discard.discarding(self) is not None:
+            self.rollback()
+        else:
+            super(guarded, self).commit()  # type: ignore[arg-type]
+
+    def on_commit(self: BaseDatabaseWrapper, func: Any, robust: bool = False) -> None:
+        # Outside a transaction Django runs the callback at once; after a discarded write
+        # it follows a write that was never kept, so it never runs.
+        if not self.in_atomic_block and discard.discarding(self) is not None:
+            return
+        super(guarded, self).on_commit(func, robust)  # type: ignore[arg-type]
+
+    def _set_autocommit(self: BaseDatabaseWrapper, autocommit: bool) -> None:
+        super(guarded, self)._set_autocommit(autocommit)  # type: ignore[arg-type]
+        if discard.current.get() is None or self._dbtools_blocked is not changes.token:  # type: ignore[attr-defined]
+            return
+        if autocommit:
+            # Back in autocommit, nothing would roll a write back: read-only again.
+            if discard.discarding(self) is not None:
+                native.end_discardable(self)
+        elif self.vendor == "mysql":
+            # A transaction a safe request opens (atomic(), get_or_create) may hold its
+            # discarded writes: begun writable, for itself only.
+            native.mysql_next_transaction_writable(self)
+
     guarded = type(
         cls.__name__,
         (cls,),
@@ -362,6 +429,9 @@ def _guarded_wrapper_class(cls: type[BaseDatabaseWrapper]) -> type[BaseDatabaseW
             "make_cursor": make_cursor,
             "make_debug_cursor": make_debug_cursor,
             "_rollback": _rollback,
+            "commit": commit,
+            "on_commit": on_commit,
+            "_set_autocommit": _set_autocommit,
             "_dbtools_guarded": True,
             # Until the connection is made and judged: nothing known.
             "_dbtools_clear": None,

@@ -7,7 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import SessionBase
@@ -15,8 +15,9 @@ from django.core.signals import got_request_exception, setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 
-from dbtools import changes, current
+from dbtools import changes, current, discard
 from dbtools.conf import conf
+from dbtools.discard import Discard
 from dbtools.errors import is_connection_lost, is_read_only_refusal
 from dbtools.refusal import refusal_response
 from dbtools.requests import REFUSED_ATTR, current_request, note_refusal
@@ -70,9 +71,16 @@ class ReadOnlyMiddleware:
         if refusal is not None:
             return refusal
         token = current_request.set(request)  # for the guard's log and refusals
+        taking = discard_token = None
+        if served_as is not None and discards_writes(request):
+            taking = Discard()
+            discard_token = discard.current.set(taking)
         try:
             response = self.get_response(request)
         finally:
+            if taking is not None:
+                taking.end()
+                discard.current.reset(discard_token)  # type: ignore[arg-type]
             current_request.reset(token)
         return after_view(request, response, served_as)  # type: ignore[arg-type]
 
@@ -83,9 +91,17 @@ class ReadOnlyMiddleware:
         if refusal is not None:
             return refusal
         token = current_request.set(request)
+        taking = discard_token = None
+        if served_as is not None and discards_writes(request):
+            taking = Discard()
+            discard_token = discard.current.set(taking)
         try:
             response = await self.get_response(request)  # type: ignore[misc]
         finally:
+            if taking is not None:
+                # In the thread the request's database work ran in.
+                await sync_to_async(taking.end)()
+                discard.current.reset(discard_token)  # type: ignore[arg-type]
             current_request.reset(token)
         return after_view(request, response, served_as)
 
@@ -126,6 +142,14 @@ def refusal_for(request: HttpRequest, exception: BaseException) -> Response | No
     note_refusal(request)
     freeze_session(request)
     return refusal_response(request, state)
+
+
+def discards_writes(request: HttpRequest) -> bool:
+    """A safe request served while a mode is on, whose side-effect writes are rolled back."""
+    return request.method in DISCARDING_METHODS and conf.safe_request_writes == "discard"
+
+
+DISCARDING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def before_view(request: HttpRequest, state: State) -> tuple[State | None, Response | None]:

@@ -38,7 +38,9 @@ TRANSACTION_ATTR = "_dbtools_transaction"
 PENDING_ATTR = "_dbtools_pending"
 # MySQL/MariaDB: the names of the functions stored in the current database.
 STORED_FUNCTIONS_ATTR = "_dbtools_stored_functions"
+LASTING_TABLES_ATTR = "_dbtools_lasting_tables"
 
+LOCK_TIMEOUT = 2  # seconds a discarded write may wait on a lock before it is refused
 PG_IDLE, PG_INTRANS, PG_INERROR = 0, 2, 3  # libpq's PQTRANS_IDLE, _INTRANS, _INERROR
 
 
@@ -114,6 +116,7 @@ def _hold_mysql(connection: BaseDatabaseWrapper, raw: Any, read_only: bool) -> N
         # leave its later savepoints refused (a table of an engine without them was read).
         outside = connection.get_autocommit() and not connection.in_atomic_block
         setattr(connection, STORED_FUNCTIONS_ATTR, _stored_functions(raw) if outside else None)
+        setattr(connection, LASTING_TABLES_ATTR, _lasting_tables(raw) if outside else None)
     else:
         mariadb = getattr(connection, "mysql_is_mariadb", False)
         old = mariadb and getattr(connection, "mysql_version", (0,)) < (11, 1)
@@ -129,6 +132,22 @@ def _stored_functions(raw: Any) -> frozenset[str]:
         "WHERE ROUTINE_TYPE = 'FUNCTION' AND ROUTINE_SCHEMA = DATABASE()",
     )
     return frozenset(str(row[0]).upper() for row in rows)
+
+
+def _lasting_tables(raw: Any) -> frozenset[str]:
+    """Tables (and views) here whose writes no rollback undoes: MyISAM, Aria, MEMORY…"""
+    rows = run(
+        raw,
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+        "AND (ENGINE IS NULL OR ENGINE <> 'InnoDB')",
+    )
+    return frozenset(str(row[0]).upper() for row in rows)
+
+
+def lasting_tables(connection: BaseDatabaseWrapper) -> frozenset[str] | None:
+    """MySQL/MariaDB tables no rollback undoes, or None where they could not be read."""
+    names: frozenset[str] | None = getattr(connection, LASTING_TABLES_ATTR, None)
+    return names
 
 
 def stored_functions(connection: BaseDatabaseWrapper) -> frozenset[str] | None:
@@ -227,13 +246,18 @@ def _pg_set_read_only(connection: BaseDatabaseWrapper, raw: Any) -> None:
 
 def pg_hold_transaction(connection: BaseDatabaseWrapper, raw: Any) -> None:
     """Make the transaction under way read-only (a transaction can always become so)."""
-    if getattr(connection, TRANSACTION_ATTR, None) is not raw:
+    held = getattr(connection, TRANSACTION_ATTR, None)
+    if held is not raw and held != (raw, DISCARDING):
         run(raw, "SET TRANSACTION READ ONLY")
         setattr(connection, TRANSACTION_ATTR, raw)
 
 
-def pg_before(connection: BaseDatabaseWrapper, raw: Any) -> bool:
-    """Before a statement, writes refused: make it run read-only; whether to commit after."""
+def pg_before(connection: BaseDatabaseWrapper, raw: Any, discarding: bool = False) -> bool:
+    """Before a statement, writes refused: make it run read-only; whether to commit after.
+
+    In a safe request whose writes are discarded, a transaction about to begin is begun
+    writable instead (every commit in it becomes a rollback).
+    """
     status = raw.info.transaction_status
     if status == PG_INERROR:
         return False  # nothing runs until the rollback, this statement neither
@@ -242,6 +266,9 @@ def pg_before(connection: BaseDatabaseWrapper, raw: Any) -> bool:
         _pg_set_read_only(connection, raw)
     if status == PG_IDLE:
         setattr(connection, TRANSACTION_ATTR, None)
+        if discarding and not raw.autocommit:
+            pg_begin_writable(connection, raw)
+            return False
         if not pooled:
             return False  # the session's default makes the next transaction read-only
         if raw.autocommit:
@@ -261,7 +288,9 @@ def pg_after(connection: BaseDatabaseWrapper, raw: Any, ends: bool, commit: bool
     if commit:
         run(raw, "COMMIT" if raw.info.transaction_status == PG_INTRANS else "ROLLBACK")
         return
-    if ends:  # a rollback to a savepoint undoes a SET TRANSACTION made after it
+    # A rollback to a savepoint undoes a SET TRANSACTION READ ONLY made after it (the
+    # writable transaction of discarded writes stays so).
+    if ends and getattr(connection, TRANSACTION_ATTR, None) != (raw, DISCARDING):
         setattr(connection, TRANSACTION_ATTR, None)
     # A function the statement called may have set the session writable (set_config):
     # made read-only again at once, before the raw connection can write.
@@ -272,6 +301,69 @@ def pg_after(connection: BaseDatabaseWrapper, raw: Any, ends: bool, commit: bool
         and not _pg_read_only(connection, raw)
     ):
         _pg_set_read_only(connection, raw)
+
+
+# -- a safe request's discarded writes ------------------------------------------------------
+#
+# The transaction that holds them is writable for itself only; the session stays read-only.
+
+DISCARDING = "discarding"  # TRANSACTION_ATTR of a PostgreSQL transaction begun writable
+# MySQL/MariaDB: the raw connection whose current (or next) transaction was made writable.
+WRITABLE_NEXT_ATTR = "_dbtools_writable_next"
+
+
+def begin_discardable(connection: BaseDatabaseWrapper, fresh: bool) -> bool:
+    """Make the transaction about to begin (``fresh``) or under way writable; whether it is."""
+    raw = connection.connection
+    if connection.vendor == "sqlite":
+        if _applied(connection, raw) is not False:
+            run(raw, "PRAGMA query_only = 0")
+            _record(connection, raw, False)
+        return True
+    if connection.vendor == "mysql":
+        if fresh:
+            mysql_next_transaction_writable(connection)
+        return getattr(connection, WRITABLE_NEXT_ATTR, None) is raw
+    if connection.vendor == "postgresql":
+        if getattr(connection, TRANSACTION_ATTR, None) == (raw, DISCARDING):
+            return True
+        if raw.info.transaction_status != PG_IDLE:
+            return False
+        pg_begin_writable(connection, raw)
+        return True
+    return False
+
+
+def mysql_next_transaction_writable(connection: BaseDatabaseWrapper) -> None:
+    """The transaction about to begin is writable (for itself only; the session stays so)."""
+    raw = connection.connection
+    run(
+        raw,
+        "SET TRANSACTION READ WRITE",
+        f"SET SESSION innodb_lock_wait_timeout = {LOCK_TIMEOUT}",
+    )
+    setattr(connection, WRITABLE_NEXT_ATTR, raw)
+
+
+def pg_begin_writable(connection: BaseDatabaseWrapper, raw: Any) -> None:
+    # psycopg begins the transaction before this, which is then its first statement.
+    run(raw, "SET TRANSACTION READ WRITE", f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}s'")
+    setattr(connection, TRANSACTION_ATTR, (raw, DISCARDING))
+
+
+def end_discardable(connection: BaseDatabaseWrapper) -> None:
+    """After the rollback: the connection read-only again, as the mode wants it."""
+    raw = connection.connection
+    if raw is None:
+        return
+    if connection.vendor == "sqlite":
+        run(raw, "PRAGMA query_only = 1")
+        _record(connection, raw, True)
+    elif connection.vendor == "mysql" and getattr(connection, WRITABLE_NEXT_ATTR, None):
+        setattr(connection, WRITABLE_NEXT_ATTR, None)
+        run(raw, "SET SESSION innodb_lock_wait_timeout = DEFAULT")
+    elif connection.vendor == "postgresql":
+        setattr(connection, TRANSACTION_ATTR, None)
 
 
 HOLDERS: dict[str, Callable[[BaseDatabaseWrapper, Any, bool], None]] = {

@@ -23,7 +23,17 @@ from dbtools.statements.verdicts import (
     Verdict,
 )
 
-__all__ = ["ENDS_TRANSACTION", "READ", "TAKES_WRITE_LOCK", "WRITE", "Calls", "Verdict", "judge"]
+__all__ = [
+    "commits",
+    "discardable",
+    "ENDS_TRANSACTION",
+    "READ",
+    "TAKES_WRITE_LOCK",
+    "WRITE",
+    "Calls",
+    "Verdict",
+    "judge",
+]
 
 
 def judge(sql: str, vendor: str, bound: bool = True) -> Verdict:
@@ -39,3 +49,15 @@ def judge(sql: str, vendor: str, bound: bool = True) -> Verdict:
     if vendor == "sqlite":
         return sqlite.judge(sql, bound)
     return WRITE  # a backend whose rules are unknown here: nothing is known to only read
+
+
+def discardable(sql: str, vendor: str, bound: bool = True) -> bool:
+    """Whether ``sql`` writes only what a rollback undoes (rows, not schema or settings)."""
+    module = {"postgresql": postgresql, "mysql": mysql, "sqlite": sqlite}.get(vendor)
+    return module is not None and module.discardable(sql, bound)
+
+
+def commits(sql: str, vendor: str, bound: bool = True) -> bool:
+    """Whether ``sql`` could end the transaction under way by committing it."""
+    module = {"postgresql": postgresql, "mysql": mysql, "sqlite": sqlite}.get(vendor)
+    return module is None or module.commits(sql, bound)

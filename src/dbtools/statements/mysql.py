@@ -17,11 +17,13 @@ from dbtools.statements.wordrules import (
     SELECT_STARTS,
     TRANSACTION_STARTS,
     calls,
+    first_word,
     has_sequence,
     locks_or_writes,
     opens_with_word,
     steers,
     words,
+    writes_rows_only,
 )
 
 READINGS = tuple(
@@ -180,3 +182,46 @@ def _set(tokens: list[Token], found: list[str]) -> Verdict:
     if names & GUARDED_SETTINGS or has_sequence(found, ("DEFAULT", "ROLE")):
         return WRITE
     return READ if steers(found) else WRITE
+
+
+@lru_cache(maxsize=4096)
+def discardable(sql: str, bound: bool) -> bool:
+    """Rows only, in every reading (the tables' engines are the guard's to check)."""
+    try:
+        text = bind(sql, "'0'") if bound else sql
+        return all(
+            not statement or _statement(statement) != WRITE or writes_rows_only(statement)
+            for reading in READINGS
+            for statement in statements(text, reading)
+        )
+    except Unsure:
+        return False
+
+
+@lru_cache(maxsize=4096)
+def commits(sql: str, bound: bool) -> bool:
+    # START TRANSACTION and BEGIN commit the transaction under way, and so does any DDL.
+    try:
+        text = bind(sql, "'0'") if bound else sql
+        return any(
+            first_word(statement) in ("COMMIT", "BEGIN", "START", "XA")
+            for reading in READINGS
+            for statement in statements(text, reading)
+        )
+    except Unsure:
+        return True
+
+
+def written_names(sql: str, bound: bool) -> frozenset[str]:
+    """Every name in ``sql`` (upper case), to look for a table an engine cannot roll back."""
+    try:
+        text = bind(sql, "'0'") if bound else sql
+        return frozenset(
+            token.text.upper()
+            for reading in READINGS
+            for statement in statements(text, reading)
+            for token in statement
+            if token.kind in ("word", "name")
+        )
+    except Unsure:
+        return frozenset({"?"})

@@ -78,12 +78,7 @@ def judge(sql: str, bound: bool) -> Verdict:
 def _judge(sql: str, bound: bool) -> Verdict:
     # psycopg sends parameters apart from the text, as $1, $2…; psycopg2 inlines them as
     # literals, which parse wherever a parameter does.
-    text = bind(sql, "${n}") if bound else sql
-    try:
-        parsed = json.loads(parse_sql_json(text))
-    except ParseError as error:
-        raise Unsure(str(error)) from None
-    statements = [entry["stmt"] for entry in parsed.get("stmts", [])]
+    statements = _parsed(sql, bound)
     if not all(_reads(statement) for statement in statements):
         return WRITE
     if any(_ends(statement) for statement in statements):
@@ -206,3 +201,54 @@ def _nodes(value: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                 stack.append(child)
         elif isinstance(item, list):
             stack.extend(item)
+
+
+# Functions whose effect a rollback does not undo, or that reach outside the transaction.
+LASTING_FUNCTIONS = WRITE_FUNCTIONS - {"nextval"}
+
+
+@lru_cache(maxsize=4096)
+def discardable(sql: str, bound: bool) -> bool:
+    try:
+        statements = _parsed(sql, bound)
+    except Unsure:
+        return False
+    return all(_discardable(statement) for statement in statements)
+
+
+@lru_cache(maxsize=4096)
+def commits(sql: str, bound: bool) -> bool:
+    try:
+        statements = _parsed(sql, bound)
+    except Unsure:
+        return True
+    return any(
+        statement.get("TransactionStmt", {}).get("kind")
+        in ("TRANS_STMT_COMMIT", "TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED")
+        for statement in statements
+    )
+
+
+def _discardable(statement: dict[str, Any]) -> bool:
+    ((kind, body),) = statement.items()
+    if _reads(statement):
+        return True
+    if kind not in DML and kind != "SelectStmt":
+        return False
+    for inner, node in _nodes(statement):
+        if inner == "SelectStmt" and "intoClause" in node:
+            return False  # SELECT INTO makes a table
+        if inner == "FuncCall":
+            name = str(node["funcname"][-1]["String"]["sval"]).lower()
+            if name in LASTING_FUNCTIONS or name.startswith(WRITE_FUNCTION_PREFIXES):
+                return False
+    return True
+
+
+def _parsed(sql: str, bound: bool) -> list[dict[str, Any]]:
+    text = bind(sql, "${n}") if bound else sql
+    try:
+        parsed = json.loads(parse_sql_json(text))
+    except ParseError as error:
+        raise Unsure(str(error)) from None
+    return [entry["stmt"] for entry in parsed.get("stmts", [])]

@@ -10,10 +10,12 @@ from dbtools.statements.wordrules import (
     SELECT_STARTS,
     TRANSACTION_STARTS,
     calls,
+    first_word,
     locks_or_writes,
     opens_with_word,
     steers,
     words,
+    writes_rows_only,
 )
 
 SQLITE = Dialect(ansi_quotes=True, bracket_names=True)
@@ -112,3 +114,26 @@ def _pragma(tokens: list[Token]) -> Verdict:
     if argument[0] not in (Token("op", "="), Token("op", "(")):
         return WRITE
     return READ if name in REPORTING_PRAGMAS or name in CONNECTION_PRAGMAS else WRITE
+
+
+@lru_cache(maxsize=4096)
+def discardable(sql: str, bound: bool) -> bool:
+    try:
+        text = bind(sql, "?") if bound else sql
+        return all(
+            not statement or _statement(statement) != WRITE or writes_rows_only(statement)
+            for statement in statements(text, SQLITE)
+        )
+    except Unsure:
+        return False
+
+
+@lru_cache(maxsize=4096)
+def commits(sql: str, bound: bool) -> bool:
+    try:
+        text = bind(sql, "?") if bound else sql
+        return any(
+            first_word(statement) in ("COMMIT", "END") for statement in statements(text, SQLITE)
+        )
+    except Unsure:
+        return True

@@ -56,3 +56,22 @@ def opens_with_word(tokens: list[Token]) -> bool:
         if token != Token("op", "("):
             return token.kind == "word"
     return False
+
+
+# Statements that write rows, and nothing else, when they run in a transaction.
+ROW_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE"})
+# Words in a row write that reach beyond the rows: a file, a table made or dropped.
+LASTING_WORDS = frozenset({"OUTFILE", "DUMPFILE", "CREATE", "DROP", "ALTER", "TRUNCATE"})
+
+
+def first_word(tokens: list[Token]) -> str:
+    found = words(tokens)
+    return found[0] if found else ""
+
+
+def writes_rows_only(tokens: list[Token]) -> bool:
+    """An INSERT, UPDATE, DELETE or REPLACE (or a SELECT locking rows), nothing lasting."""
+    found = words(tokens)
+    if not found or not opens_with_word(tokens) or LASTING_WORDS & set(found):
+        return False
+    return found[0] in ROW_WRITES or found[0] in SELECT_STARTS
