@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -132,8 +131,10 @@ Attack = tuple[str, Callable[[], Any]]
 def with_and_without_params(statements: list[str]) -> list[Attack]:
     """Each statement sent through Django's cursor with no parameters, and with ``[]``."""
     return [
-        (f"{statement!r} ({'params []' if params is not None else 'no params'})",
-         lambda statement=statement, params=params: execute(statement, params))
+        (
+            f"{statement!r} ({'params []' if params is not None else 'no params'})",
+            lambda statement=statement, params=params: execute(statement, params),
+        )
         for statement in statements
         for params in (None, [])
     ]
@@ -182,7 +183,8 @@ LEXICAL_ATTACKS = {
         "SELECT $$;$$; SET default_transaction_read_only = off; COMMIT; "
         f"INSERT INTO {S} (v) VALUES ('dollar')",
         f"SELECT $tag$ $$ ; $tag$; INSERT INTO {S} (v) VALUES ('tagged')",
-        f"SELECT $a$;$a$; SET default_transaction_read_only = off; INSERT INTO {S} (v) VALUES ('a')",
+        f"SELECT $a$;$a$; SET default_transaction_read_only = off; "
+        f"INSERT INTO {S} (v) VALUES ('a')",
         # "--" and "/*" inside a dollar quote start no comment.
         f"SELECT $$--$$; INSERT INTO {S} (v) VALUES ('dash in dollar')",
         f"SELECT $$/*$$; INSERT INTO {S} (v) VALUES ('comment in dollar'); SELECT $$*/$$",
@@ -425,7 +427,6 @@ def plain_session_writable_after(spellings: list[str]) -> dict[str, bool | None]
     return found
 
 
-@pytest.mark.usefixtures("writing_routines")
 def test_the_read_only_setting_cannot_be_turned_off_by_another_spelling(settings) -> None:  # type: ignore[no-untyped-def]
     spellings = SPELLINGS_OFF[BACKEND]
     sanity = plain_session_writable_after(spellings)
@@ -438,7 +439,6 @@ def test_the_read_only_setting_cannot_be_turned_off_by_another_spelling(settings
 
 
 @mariadb_only
-@pytest.mark.usefixtures("writing_routines")
 def test_mariadb_set_statement_for_a_write_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
     before = snapshot()
     settings.GET_ONLY_MODE = True
@@ -477,7 +477,10 @@ def test_sqlite_executescript_through_django_cursor_is_refused(settings) -> None
     before = snapshot()
     settings.GET_ONLY_MODE = True
     assert_each_refused(
-        [(repr(script), through_django_cursor("executescript", script)) for script in SQLITE_SCRIPTS]
+        [
+            (repr(script), through_django_cursor("executescript", script))
+            for script in SQLITE_SCRIPTS
+        ]
     )
     settings.GET_ONLY_MODE = False
     assert snapshot() == before
@@ -500,7 +503,6 @@ def copy_in(sql: str, row: list[Any]) -> Callable[[], None]:
 
 
 @postgresql_only
-@pytest.mark.usefixtures("writing_routines")
 def test_psycopg_copy_from_stdin_is_refused_and_copy_to_stdout_served(settings) -> None:  # type: ignore[no-untyped-def]
     before = snapshot()
     settings.GET_ONLY_MODE = True
@@ -530,7 +532,6 @@ PSYCOPG_STREAMED_WRITES = [
 
 
 @postgresql_only
-@pytest.mark.usefixtures("writing_routines")
 def test_psycopg_stream_of_a_write_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
     before = snapshot()
     settings.GET_ONLY_MODE = True
@@ -544,7 +545,6 @@ def test_psycopg_stream_of_a_write_is_refused(settings) -> None:  # type: ignore
 
 
 @mariadb_only
-@pytest.mark.usefixtures("writing_routines")
 def test_mariadb_callproc_of_a_writing_procedure_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
     before = snapshot()
     settings.GET_ONLY_MODE = True
@@ -569,7 +569,9 @@ def mariadb_in_transaction_attacks(cursors: Callable[[], list[Any]]) -> None:
         with refused():
             cursor.callproc("dbtools_attack_proc")
         with refused():
-            cursor.execute(f"SET STATEMENT max_statement_time=1 FOR INSERT INTO {S} (v) VALUES ('s')")
+            cursor.execute(
+                f"SET STATEMENT max_statement_time=1 FOR INSERT INTO {S} (v) VALUES ('s')"
+            )
         with refused():
             cursor.execute(INSERT)
         cursor.execute(COUNT)
@@ -577,7 +579,6 @@ def mariadb_in_transaction_attacks(cursors: Callable[[], list[Any]]) -> None:
 
 
 @mariadb_only
-@pytest.mark.usefixtures("writing_routines")
 def test_mariadb_atomic_open_when_the_mode_goes_on(settings) -> None:  # type: ignore[no-untyped-def]
     before = snapshot()
     with transaction.atomic(), connection.cursor() as held:
@@ -594,7 +595,6 @@ def test_mariadb_atomic_open_when_the_mode_goes_on(settings) -> None:  # type: i
 
 
 @mariadb_only
-@pytest.mark.usefixtures("writing_routines")
 def test_mariadb_raw_begin_open_when_the_mode_goes_on(settings) -> None:  # type: ignore[no-untyped-def]
     before = snapshot()
     with connection.cursor() as held:
@@ -635,7 +635,6 @@ def test_a_transaction_rolled_back_by_a_refusal_leaves_the_session_read_only(set
 
 
 @postgresql_only
-@pytest.mark.usefixtures("writing_routines")
 def test_postgresql_atomic_open_when_the_mode_goes_on(settings) -> None:  # type: ignore[no-untyped-def]
     before = snapshot()
     with transaction.atomic():
@@ -662,7 +661,6 @@ def test_postgresql_atomic_open_when_the_mode_goes_on(settings) -> None:  # type
 
 
 @postgresql_only
-@pytest.mark.usefixtures("writing_routines")
 def test_postgresql_savepoint_taken_before_the_switch_and_rolled_back_after(settings) -> None:  # type: ignore[no-untyped-def]
     """A rollback to a savepoint taken while writable undoes what made the transaction read-only
     after it: the transaction must be made read-only again before anything can write."""
@@ -691,8 +689,26 @@ def test_postgresql_savepoint_taken_before_the_switch_and_rolled_back_after(sett
 
 
 @postgresql_only
-@pytest.mark.usefixtures("writing_routines")
-def test_postgresql_nested_atomic_entered_before_the_switch_recovers_from_a_refusal(settings) -> None:  # type: ignore[no-untyped-def]
+def test_postgresql_raw_write_right_after_rolling_back_to_an_earlier_savepoint(settings) -> None:  # type: ignore[no-untyped-def]
+    """Nothing runs through Django between the rollback to the savepoint and the raw write."""
+    before = snapshot()
+    with transaction.atomic():
+        execute(COUNT)
+        savepoint = transaction.savepoint()
+        settings.GET_ONLY_MODE = True
+        execute(COUNT)  # the transaction is made read-only here, after the savepoint
+        transaction.savepoint_rollback(savepoint)
+        with refused():
+            connection.connection.cursor().execute(RAW_INSERT)
+        transaction.set_rollback(True)
+    assert snapshot() == before
+    assert_writes_still_stopped()
+    settings.GET_ONLY_MODE = False
+    assert snapshot() == before
+
+
+@postgresql_only
+def test_postgresql_nested_atomic_from_before_the_switch_survives_a_refusal(settings) -> None:  # type: ignore[no-untyped-def]
     """The database refuses a write in a savepoint taken while writable: Django rolls back to
     the savepoint, and the outer transaction goes on serving reads."""
     before = snapshot()
@@ -710,7 +726,6 @@ def test_postgresql_nested_atomic_entered_before_the_switch_recovers_from_a_refu
 
 
 @postgresql_only
-@pytest.mark.usefixtures("writing_routines")
 def test_postgresql_raw_begin_open_when_the_mode_goes_on(settings) -> None:  # type: ignore[no-untyped-def]
     before = snapshot()
     with connection.cursor() as cursor, rolled_back_if_left_open():

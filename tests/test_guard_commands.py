@@ -91,3 +91,28 @@ def test_test_databases_are_created_and_migrated_while_a_mode_is_on(tmp_path: Pa
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "passed" in result.stdout
+
+
+def test_a_sites_suite_runs_with_a_mode_on(tmp_path: Path) -> None:
+    """Django's test machinery (fixtures, flushes) is never refused; the tests' own writes are."""
+    backend = os.environ.get("DBTOOLS_TEST_DB", "sqlite")
+    name = str(tmp_path / "suite.sqlite3") if backend == "sqlite" else "test_dbtools_suite"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:randomly",
+            "--create-db",
+            str(ROOT / "tests" / "a_site_suite.py"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "GET_ONLY_MODE": "true", "DBTOOLS_TEST_DB_NAME": name},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "4 passed" in result.stdout

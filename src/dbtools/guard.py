@@ -18,6 +18,7 @@ query with no mode on costs one identity check when its cursor is made and one w
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import logging
@@ -505,7 +506,8 @@ def _allow_test_machinery() -> None:
     # under test turn on; the tests' own writes are still refused. The callers of
     # create_test_db are wrapped, not create_test_db itself, so that the warnings it
     # raises still point at their caller.
-    from django.test import TransactionTestCase, runner, utils
+    from django.core.management.commands import loaddata
+    from django.test import TestCase, TransactionTestCase, runner, utils
 
     for module, name in (
         (utils, "setup_databases"),
@@ -516,9 +518,51 @@ def _allow_test_machinery() -> None:
         _allow_writes_in(module, name)
     for name in ("_fixture_setup", "_fixture_teardown", "_reset_sequences"):
         _allow_writes_in(TransactionTestCase, name)
+    # TestCase loads its fixtures in setUpClass, next to setUpTestData (the test's own
+    # writes, still refused): only the loaddata it calls there is let through.
+    for name in ("setUpClass", "_fixture_setup"):
+        _mark_fixture_loading(TestCase, name)
+    _allow_writes_in(loaddata.Command, "handle", only_if=_loading_fixtures.get)
 
 
-def _allow_writes_in(owner: Any, name: str) -> None:
+_loading_fixtures: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "dbtools_loading_fixtures", default=False
+)
+
+
+def _allow_writes_in(owner: Any, name: str, only_if: Callable[[], bool] = lambda: True) -> None:
+    def allowing(function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            if not only_if():
+                return function(*args, **kwargs)
+            with writes_allowed():
+                return function(*args, **kwargs)
+
+        return inner
+
+    _wrap(owner, name, allowing)
+
+
+def _mark_fixture_loading(owner: Any, name: str) -> None:
+    def marking(function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            token = _loading_fixtures.set(True)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                _loading_fixtures.reset(token)
+
+        return inner
+
+    _wrap(owner, name, marking)
+
+
+def _wrap(
+    owner: Any, name: str, wrapper: Callable[[Callable[..., Any]], Callable[..., Any]]
+) -> None:
+    """Replace ``owner.name`` by ``wrapper(owner.name)`` once, a classmethod if it was one."""
     found = inspect.getattr_static(owner, name, None)
     if found is None:
         return
@@ -527,6 +571,6 @@ def _allow_writes_in(owner: Any, name: str) -> None:
         kind, found = type(found), found.__func__
     if getattr(found, "_dbtools", False):
         return
-    wrapped = writes_allowed()(found)
+    wrapped: Any = wrapper(found)
     wrapped._dbtools = True
     setattr(owner, name, kind(wrapped) if kind is not None else wrapped)

@@ -292,6 +292,8 @@ def pg_after(connection: BaseDatabaseWrapper, raw: Any, ends: bool, commit: bool
     # writable transaction of discarded writes stays so).
     if ends and getattr(connection, TRANSACTION_ATTR, None) != (raw, DISCARDING):
         setattr(connection, TRANSACTION_ATTR, None)
+        if raw.info.transaction_status == PG_INTRANS:
+            pg_hold_transaction(connection, raw)  # at once, before the raw connection writes
     # A function the statement called may have set the session writable (set_config):
     # made read-only again at once, before the raw connection can write.
     status = raw.info.transaction_status
