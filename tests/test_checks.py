@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.core.checks import run_checks
+from django.urls import include, path, re_path
 
 MIDDLEWARE_OK = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -204,3 +205,23 @@ def test_a_redis_cache_without_its_client_library_fails_the_check() -> None:
     assert result.returncode == 0, result.stderr
     assert "'dbtools'" in result.stdout and "redis" in result.stdout
     assert 'pip install "django-db-tools[redis]"' in result.stdout
+
+
+def catch_all(request):  # type: ignore[no-untyped-def]
+    from django.http import HttpResponse
+
+    return HttpResponse("a CMS page")
+
+
+def test_a_status_url_caught_by_an_earlier_catch_all_is_a_warning(settings) -> None:  # type: ignore[no-untyped-def]
+    """As with Wagtail's path("", include(wagtail_urls)) placed before the include."""
+    settings.ROOT_URLCONF = __name__
+    [message] = ids("dbtools.W002")
+    assert "'/ops/status/'" in message and "catch_all" in message
+
+
+def test_a_reachable_status_url_raises_no_warning() -> None:
+    assert ids("dbtools.W002") == []
+
+
+urlpatterns = [re_path(r"^.*$", catch_all), path("ops/status/", include("dbtools.urls"))]

@@ -277,8 +277,37 @@ def _installed(module: str) -> bool:
         return False
 
 
+def check_status_url(**kwargs: Any) -> list[CheckMessage]:
+    """The status endpoint, where included, must be reachable: before any catch-all pattern."""
+    from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+
+    from dbtools.views import status
+
+    try:
+        url = reverse("dbtools:status")
+    except NoReverseMatch:
+        return []  # not included: the endpoint is optional
+    try:
+        found = resolve(url).func
+    except Resolver404:
+        found = None
+    if found is status:
+        return []
+    name = getattr(found, "__qualname__", None) or repr(found)
+    return [
+        Warning(
+            f"The dbtools status URL {url!r} resolves to {name}, not to the status view: "
+            "an earlier pattern catches it.",
+            hint='Put path(..., include("dbtools.urls")) before catch-all patterns such as '
+            'Wagtail\'s path("", include(wagtail_urls)).',
+            id="dbtools.W002",
+        )
+    ]
+
+
 ALL_CHECKS = (
     check_safe_request_writes,
+    check_status_url,
     check_switches,
     check_message,
     check_retry_after,
