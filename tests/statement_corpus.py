@@ -75,6 +75,10 @@ COMMON = [
 ]
 
 SQLITE = [
+    # Reads the database runs while read-only (the hardening issue's list).
+    (f"PRAGMA table_info = {S}", READ),
+    ("PRAGMA foreign_keys = ON", READ),
+    ("PRAGMA foreign_keys = OFF", READ),
     (f"PRAGMA table_info({S})", READ),
     (f"PRAGMA index_list({S})", READ),
     (f"PRAGMA foreign_key_list({S})", READ),
@@ -124,6 +128,18 @@ SQLITE = [
 ]
 
 POSTGRESQL = [
+    # Reads the database runs inside a READ ONLY transaction (the hardening issue's list).
+    ("RESET TIME ZONE", READ),
+    ("RESET statement_timeout", READ),
+    ("RESET ROLE", READ),
+    ("LISTEN dbtools_channel", READ),
+    (["BEGIN", f"LOCK {S} IN ACCESS SHARE MODE", "COMMIT"], READ),
+    (["BEGIN", f"DECLARE dbtools_cursor CURSOR FOR SELECT v FROM {S}", "COMMIT"], READ),
+    (["PREPARE dbtools_plan AS SELECT 1", "DEALLOCATE dbtools_plan"], READ),
+    ("SELECT lock, merge FROM (SELECT 1 AS lock, 2 AS merge) AS t", READ),
+    ("SELECT 1 AS a$b, 2 AS x$$", READ),
+    ("SET statement_timeout = '5s'", READ),
+    (f"EXPLAIN (ANALYZE) SELECT lock FROM (SELECT 1 AS lock) AS {S}_t", READ),
     ("SHOW default_transaction_read_only", READ),
     ("SHOW server_version", READ),
     (f"TABLE {S}", READ),
@@ -189,6 +205,17 @@ POSTGRESQL = [
 ]
 
 MYSQL = [
+    # Reads the database runs inside a READ ONLY transaction (the hardening issue's list).
+    ("ANALYZE SELECT 1", READ),
+    (f"ANALYZE FORMAT=JSON SELECT v FROM {S}", READ),
+    (f"EXPLAIN {S}", READ),
+    ("SELECT /*!50000 1 */", READ),
+    (f"CHECK TABLE {S}", READ),
+    (f"CHECKSUM TABLE {S}", READ),
+    ([f"HANDLER {S} OPEN", f"HANDLER {S} READ FIRST", f"HANDLER {S} CLOSE"], READ),
+    ("HELP 'contents'", READ),
+    ("SELECT 1 AS `a\\b`", READ),
+    ("SELECT 1 AS `x`", READ),
     ("SHOW TABLES", READ),
     ("(SELECT 1)", READ),
     ("SHOW VARIABLES LIKE 'tx_read_only'", READ),
