@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import io
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from dbtools import ReadOnlyError, writes_allowed
 from dbtools.errors import is_read_only_refusal
 from dbtools.guard import GuardedCursor
 from dbtools.permission import allowed
-from tests.database import outside_connection, run_outside, snapshot
+from tests.database import outside_connection, postgresql_driver, run_outside, snapshot
 from tests.settings import BACKEND
 
 pytestmark = pytest.mark.usefixtures("scratch", "writing_routines")
@@ -33,8 +34,14 @@ RAW_INSERT = f"INSERT INTO {S} (v) VALUES ('raw')"
 COUNT = f"SELECT COUNT(*) FROM {S}"
 
 postgresql_only = pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL only")
+DRIVER = postgresql_driver().__name__ if BACKEND == "postgresql" else None
+psycopg_only = pytest.mark.skipif(DRIVER != "psycopg", reason="psycopg 3's cursor methods")
+psycopg2_only = pytest.mark.skipif(DRIVER != "psycopg2", reason="psycopg2's cursor methods")
 mariadb_only = pytest.mark.skipif(BACKEND != "mariadb", reason="MariaDB only")
 sqlite_only = pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite only")
+
+# Django 6.1 renamed transaction.savepoint() (deprecated) to savepoint_create().
+create_savepoint = getattr(transaction, "savepoint_create", transaction.savepoint)
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -502,7 +509,7 @@ def copy_in(sql: str, row: list[Any]) -> Callable[[], None]:
     return call
 
 
-@postgresql_only
+@psycopg_only
 def test_psycopg_copy_from_stdin_is_refused_and_copy_to_stdout_served(settings) -> None:  # type: ignore[no-untyped-def]
     before = snapshot()
     settings.GET_ONLY_MODE = True
@@ -531,7 +538,33 @@ PSYCOPG_STREAMED_WRITES = [
 ]
 
 
-@postgresql_only
+@psycopg2_only
+def test_psycopg2_copy_methods_that_write_are_refused(settings) -> None:  # type: ignore[no-untyped-def]
+    before = snapshot()
+    settings.GET_ONLY_MODE = True
+    assert_each_refused(
+        [
+            (
+                "copy_expert FROM STDIN",
+                lambda: through_django_cursor(
+                    "copy_expert", f"COPY {S} (v) FROM STDIN", io.StringIO("copied\n")
+                )(),
+            ),
+            (
+                "copy_from",
+                lambda: through_django_cursor("copy_from", io.StringIO("copied\n"), S)(),
+            ),
+        ]
+    )
+    out = io.StringIO()
+    with connection.cursor() as cursor:
+        cursor.copy_expert(f"COPY (SELECT v FROM {S} ORDER BY id) TO STDOUT", out)
+    assert out.getvalue() == "one\ntwo\n"
+    settings.GET_ONLY_MODE = False
+    assert snapshot() == before
+
+
+@psycopg_only
 def test_psycopg_stream_of_a_write_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
     before = snapshot()
     settings.GET_ONLY_MODE = True
@@ -668,13 +701,13 @@ def test_postgresql_savepoint_taken_before_the_switch_and_rolled_back_after(sett
     with transaction.atomic():
         cursor = connection.cursor()
         cursor.execute(COUNT)
-        savepoint = transaction.savepoint()
+        savepoint = create_savepoint()
         settings.GET_ONLY_MODE = True
         cursor.execute(COUNT)  # the guard makes the transaction read-only here
         transaction.savepoint_rollback(savepoint)
         with refused(), transaction.atomic():
             cursor.execute("SELECT dbtools_attack_fn()")
-        savepoint = transaction.savepoint()
+        savepoint = create_savepoint()
         with refused():
             cursor.execute("SELECT dbtools_attack_fn()")
         transaction.savepoint_rollback(savepoint)
@@ -694,7 +727,7 @@ def test_postgresql_raw_write_right_after_rolling_back_to_an_earlier_savepoint(s
     before = snapshot()
     with transaction.atomic():
         execute(COUNT)
-        savepoint = transaction.savepoint()
+        savepoint = create_savepoint()
         settings.GET_ONLY_MODE = True
         execute(COUNT)  # the transaction is made read-only here, after the savepoint
         transaction.savepoint_rollback(savepoint)

@@ -68,11 +68,11 @@ def test_a_command_in_its_own_process_is_blocked_by_the_environment_switch(tmp_p
     assert [row[0] for row in rows] == ["after the migration"]
 
 
-def test_test_databases_are_created_and_migrated_while_a_mode_is_on(tmp_path: Path) -> None:
-    """A suite run with READ_ONLY_MODE exported still gets its test database."""
-    backend = os.environ.get("DBTOOLS_TEST_DB", "sqlite")
-    name = str(tmp_path / "nested.sqlite3") if backend == "sqlite" else "test_dbtools_nested"
-    result = subprocess.run(
+def pytest_with_a_mode_on(
+    test_file: str, switch: str, name: str
+) -> subprocess.CompletedProcess[str]:
+    """Run one test file of this repository in a new pytest, with ``switch`` exported."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -81,13 +81,25 @@ def test_test_databases_are_created_and_migrated_while_a_mode_is_on(tmp_path: Pa
             "-p",
             "no:randomly",
             "--create-db",
-            str(ROOT / "tests" / "test_exempt_paths.py"),
+            str(ROOT / "tests" / test_file),
         ],
         cwd=ROOT,
-        env={**os.environ, "READ_ONLY_MODE": "true", "DBTOOLS_TEST_DB_NAME": name},
+        env={**os.environ, switch: "true", "DBTOOLS_TEST_DB_NAME": name},
         capture_output=True,
         text=True,
         timeout=300,
+    )
+
+
+def database_name(tmp_path: Path, stem: str) -> str:
+    backend = os.environ.get("DBTOOLS_TEST_DB", "sqlite")
+    return str(tmp_path / f"{stem}.sqlite3") if backend == "sqlite" else f"test_dbtools_{stem}"
+
+
+def test_test_databases_are_created_and_migrated_while_a_mode_is_on(tmp_path: Path) -> None:
+    """A suite run with READ_ONLY_MODE exported still gets its test database."""
+    result = pytest_with_a_mode_on(
+        "test_exempt_paths.py", "READ_ONLY_MODE", database_name(tmp_path, "nested")
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "passed" in result.stdout
@@ -95,24 +107,8 @@ def test_test_databases_are_created_and_migrated_while_a_mode_is_on(tmp_path: Pa
 
 def test_a_sites_suite_runs_with_a_mode_on(tmp_path: Path) -> None:
     """Django's test machinery (fixtures, flushes) is never refused; the tests' own writes are."""
-    backend = os.environ.get("DBTOOLS_TEST_DB", "sqlite")
-    name = str(tmp_path / "suite.sqlite3") if backend == "sqlite" else "test_dbtools_suite"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:randomly",
-            "--create-db",
-            str(ROOT / "tests" / "a_site_suite.py"),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "GET_ONLY_MODE": "true", "DBTOOLS_TEST_DB_NAME": name},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = pytest_with_a_mode_on(
+        "a_site_suite.py", "GET_ONLY_MODE", database_name(tmp_path, "suite")
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "4 passed" in result.stdout

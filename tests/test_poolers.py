@@ -25,7 +25,7 @@ from django.test.utils import override_settings
 
 from dbtools import ReadOnlyError, writes_allowed
 from dbtools.errors import is_read_only_refusal
-from tests.database import run_outside, snapshot
+from tests.database import postgresql_driver, run_outside, snapshot
 from tests.settings import BACKEND
 
 pytestmark = [
@@ -215,11 +215,11 @@ def django_pool_alias(django_db_setup: None) -> Iterator[str]:
 
 
 def plain_client(port: int) -> Any:
-    """A psycopg connection to PgBouncer that dbtools never sees (not in autocommit)."""
-    import psycopg
-
+    """A driver connection to PgBouncer that dbtools never sees (not in autocommit)."""
     params = connections["default"].settings_dict
-    return psycopg.connect(host="127.0.0.1", port=port, dbname=params["NAME"], user=params["USER"])
+    return postgresql_driver().connect(
+        host="127.0.0.1", port=port, dbname=params["NAME"], user=params["USER"]
+    )
 
 
 @contextmanager

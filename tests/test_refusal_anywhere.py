@@ -7,7 +7,7 @@ on, an exception that only looks like a database refusal is the 500 it is, and r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -142,36 +142,37 @@ def test_a_500_handler_that_writes(settings: Any, policy: str, status: int) -> N
     assert nothing_written()
 
 
-@pytest.mark.parametrize("name", LOOKALIKES)
-def test_an_error_that_only_looks_like_a_refusal_is_a_500_and_reported(name: str) -> None:
-    heard: list[object] = []
+@pytest.fixture
+def heard() -> Iterator[list[object]]:
+    """The requests got_request_exception was sent for, as Sentry and ADMINS mail hear of them."""
+    requests: list[object] = []
 
     def receiver(**kwargs: object) -> None:
-        heard.append(kwargs["request"])
+        requests.append(kwargs["request"])
 
     got_request_exception.connect(receiver)
-    try:
-        with pytest.raises(type(LOOKALIKES[name])):
-            Client().get(f"/{name}/")
-    finally:
-        got_request_exception.disconnect(receiver)
+    yield requests
+    got_request_exception.disconnect(receiver)
+
+
+@pytest.mark.parametrize("name", LOOKALIKES)
+def test_an_error_that_only_looks_like_a_refusal_is_a_500_and_reported(
+    name: str, heard: list[object]
+) -> None:
+    with pytest.raises(type(LOOKALIKES[name])):
+        Client().get(f"/{name}/")
     assert len(heard) == 1
 
 
 if BACKEND != "sqlite":  # SQLite has no connection a server could kill
 
     @pytest.mark.urls("tests.testapp.urls")
-    def test_a_lost_connection_is_answered_with_a_retry_and_still_reported(caplog: Any) -> None:
-        heard: list[object] = []
-
-        def receiver(**kwargs: object) -> None:
-            heard.append(kwargs["request"])
-
-        got_request_exception.connect(receiver)
+    def test_a_lost_connection_is_answered_with_a_retry_and_still_reported(
+        caplog: Any, heard: list[object]
+    ) -> None:
         try:
             response = Client(raise_request_exception=False).get("/lose-connection/")
         finally:
-            got_request_exception.disconnect(receiver)
             connection.close()
         assert response.status_code == 503
         assert len(heard) == 1

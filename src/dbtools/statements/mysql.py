@@ -8,11 +8,10 @@ a write: quotes inside a conditional comment, a comment inside a comment.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from itertools import product
 
 from dbtools.statements.lexing import Dialect, Token, statements
-from dbtools.statements.verdicts import READ, WRITE, Calls, Unsure, Verdict, bind
+from dbtools.statements.verdicts import READ, UNREADABLE, WRITE, Calls, Verdict, bind, when_unsure
 from dbtools.statements.wordrules import (
     SELECT_STARTS,
     TRANSACTION_STARTS,
@@ -98,25 +97,21 @@ EXPLAIN_OPTIONS = frozenset({"EXTENDED", "PARTITIONS", "FORMAT", "ANALYZE", "JSO
 WRITE_STARTS = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE"})
 
 
-def judge(sql: str, bound: bool) -> Verdict:
-    try:
-        return _judge(sql, bound)
-    except Unsure:
-        return WRITE
-
-
-@lru_cache(maxsize=4096)
-def _judge(sql: str, bound: bool) -> Verdict:
-    # mysqlclient inlines each value as a literal.
+def _readings(sql: str, bound: bool) -> list[list[Token]]:
+    """The statements of every reading of ``sql``; mysqlclient inlines each value as a literal."""
     text = bind(sql, "'0'") if bound else sql
+    return [statement for reading in READINGS for statement in statements(text, reading)]
+
+
+@when_unsure(UNREADABLE)
+def judge(sql: str, bound: bool) -> Verdict:
     called: set[str] = set()
-    for reading in READINGS:
-        for statement in statements(text, reading):
-            verdict = _statement(statement)
-            if verdict == WRITE:
-                return WRITE
-            if isinstance(verdict, Calls):
-                called |= verdict.functions
+    for statement in _readings(sql, bound):
+        verdict = _statement(statement)
+        if verdict == WRITE:
+            return WRITE
+        if isinstance(verdict, Calls):
+            called |= verdict.functions
     return Calls(frozenset(called)) if called else READ
 
 
@@ -184,44 +179,30 @@ def _set(tokens: list[Token], found: list[str]) -> Verdict:
     return READ if steers(found) else WRITE
 
 
-@lru_cache(maxsize=4096)
+@when_unsure(False)
 def discardable(sql: str, bound: bool) -> bool:
     """Rows only, in every reading (the tables' engines are the guard's to check)."""
-    try:
-        text = bind(sql, "'0'") if bound else sql
-        return all(
-            not statement or _statement(statement) != WRITE or writes_rows_only(statement)
-            for reading in READINGS
-            for statement in statements(text, reading)
-        )
-    except Unsure:
-        return False
+    return all(
+        not statement or _statement(statement) != WRITE or writes_rows_only(statement)
+        for statement in _readings(sql, bound)
+    )
 
 
-@lru_cache(maxsize=4096)
+@when_unsure(True)
 def commits(sql: str, bound: bool) -> bool:
     # START TRANSACTION and BEGIN commit the transaction under way, and so does any DDL.
-    try:
-        text = bind(sql, "'0'") if bound else sql
-        return any(
-            first_word(statement) in ("COMMIT", "BEGIN", "START", "XA")
-            for reading in READINGS
-            for statement in statements(text, reading)
-        )
-    except Unsure:
-        return True
+    return any(
+        first_word(statement) in ("COMMIT", "BEGIN", "START", "XA")
+        for statement in _readings(sql, bound)
+    )
 
 
+@when_unsure(frozenset({"?"}))
 def written_names(sql: str, bound: bool) -> frozenset[str]:
     """Every name in ``sql`` (upper case), to look for a table an engine cannot roll back."""
-    try:
-        text = bind(sql, "'0'") if bound else sql
-        return frozenset(
-            token.text.upper()
-            for reading in READINGS
-            for statement in statements(text, reading)
-            for token in statement
-            if token.kind in ("word", "name")
-        )
-    except Unsure:
-        return frozenset({"?"})
+    return frozenset(
+        token.text.upper()
+        for statement in _readings(sql, bound)
+        for token in statement
+        if token.kind in ("word", "name")
+    )

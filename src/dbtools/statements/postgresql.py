@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 from pglast.parser import ParseError, parse_sql_json
 
-from dbtools.statements.verdicts import ENDS_TRANSACTION, READ, WRITE, Unsure, Verdict, bind
+from dbtools.statements.verdicts import (
+    ENDS_TRANSACTION,
+    READ,
+    UNREADABLE,
+    WRITE,
+    Unsure,
+    Verdict,
+    bind,
+    when_unsure,
+)
 
 # Settings that would make the session or the transaction writable again, or change how
 # the server reads the text that follows (and so what the check read).
@@ -67,15 +75,8 @@ READ_STATEMENTS = frozenset(
 )
 
 
+@when_unsure(UNREADABLE)
 def judge(sql: str, bound: bool) -> Verdict:
-    try:
-        return _judge(sql, bound)
-    except Unsure:
-        return WRITE
-
-
-@lru_cache(maxsize=4096)
-def _judge(sql: str, bound: bool) -> Verdict:
     # psycopg sends parameters apart from the text, as $1, $2…; psycopg2 inlines them as
     # literals, which parse wherever a parameter does.
     statements = _parsed(sql, bound)
@@ -207,30 +208,22 @@ def _nodes(value: Any) -> Iterator[tuple[str, dict[str, Any]]]:
 LASTING_FUNCTIONS = WRITE_FUNCTIONS - {"nextval"}
 
 
-@lru_cache(maxsize=4096)
+@when_unsure(False)
 def discardable(sql: str, bound: bool) -> bool:
-    try:
-        statements = _parsed(sql, bound)
-    except Unsure:
-        return False
-    return all(_discardable(statement) for statement in statements)
+    return all(_discardable(statement) for statement in _parsed(sql, bound))
 
 
-@lru_cache(maxsize=4096)
+@when_unsure(True)
 def commits(sql: str, bound: bool) -> bool:
-    try:
-        statements = _parsed(sql, bound)
-    except Unsure:
-        return True
     return any(
         statement.get("TransactionStmt", {}).get("kind")
         in ("TRANS_STMT_COMMIT", "TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED")
-        for statement in statements
+        for statement in _parsed(sql, bound)
     )
 
 
 def _discardable(statement: dict[str, Any]) -> bool:
-    ((kind, body),) = statement.items()
+    (kind,) = statement
     if _reads(statement):
         return True
     if kind not in DML and kind != "SelectStmt":

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from dbtools.statements.lexing import Dialect, Token, statements
-from dbtools.statements.verdicts import READ, TAKES_WRITE_LOCK, WRITE, Unsure, Verdict, bind
+from dbtools.statements.verdicts import (
+    READ,
+    TAKES_WRITE_LOCK,
+    UNREADABLE,
+    WRITE,
+    Verdict,
+    bind,
+    when_unsure,
+)
 from dbtools.statements.wordrules import (
     SELECT_STARTS,
     TRANSACTION_STARTS,
@@ -60,18 +66,14 @@ CONNECTION_PRAGMAS = frozenset(
 ACTING_PRAGMAS = frozenset({"OPTIMIZE", "WAL_CHECKPOINT", "INCREMENTAL_VACUUM", "SHRINK_MEMORY"})
 
 
-def judge(sql: str, bound: bool) -> Verdict:
-    try:
-        return _judge(sql, bound)
-    except Unsure:
-        return WRITE
-
-
-@lru_cache(maxsize=4096)
-def _judge(sql: str, bound: bool) -> Verdict:
+def _statements(sql: str, bound: bool) -> list[list[Token]]:
     # Django's SQLite backend turns %s into ? and %% into %.
-    text = bind(sql, "?") if bound else sql
-    verdicts = [_statement(statement) for statement in statements(text, SQLITE)]
+    return statements(bind(sql, "?") if bound else sql, SQLITE)
+
+
+@when_unsure(UNREADABLE)
+def judge(sql: str, bound: bool) -> Verdict:
+    verdicts = [_statement(statement) for statement in _statements(sql, bound)]
     if WRITE in verdicts:
         return WRITE
     return TAKES_WRITE_LOCK if TAKES_WRITE_LOCK in verdicts else READ
@@ -116,24 +118,14 @@ def _pragma(tokens: list[Token]) -> Verdict:
     return READ if name in REPORTING_PRAGMAS or name in CONNECTION_PRAGMAS else WRITE
 
 
-@lru_cache(maxsize=4096)
+@when_unsure(False)
 def discardable(sql: str, bound: bool) -> bool:
-    try:
-        text = bind(sql, "?") if bound else sql
-        return all(
-            not statement or _statement(statement) != WRITE or writes_rows_only(statement)
-            for statement in statements(text, SQLITE)
-        )
-    except Unsure:
-        return False
+    return all(
+        not statement or _statement(statement) != WRITE or writes_rows_only(statement)
+        for statement in _statements(sql, bound)
+    )
 
 
-@lru_cache(maxsize=4096)
+@when_unsure(True)
 def commits(sql: str, bound: bool) -> bool:
-    try:
-        text = bind(sql, "?") if bound else sql
-        return any(
-            first_word(statement) in ("COMMIT", "END") for statement in statements(text, SQLITE)
-        )
-    except Unsure:
-        return True
+    return any(first_word(statement) in ("COMMIT", "END") for statement in _statements(sql, bound))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 READ: Final = "read"
 WRITE: Final = "write"
@@ -22,6 +24,8 @@ class Calls:
 
 
 Verdict = str | Calls
+# WRITE as a Verdict, for what answers one where a text cannot be read with certainty.
+UNREADABLE: Verdict = WRITE
 
 
 class Unsure(Exception):
@@ -55,3 +59,24 @@ def bind(sql: str, value: str) -> str:
         raise Unsure(f"{text!r} is not a placeholder the driver accepts")
 
     return PLACEHOLDER.sub(replace, sql)
+
+
+T = TypeVar("T")
+
+
+def when_unsure(value: T) -> Callable[[Callable[[str, bool], T]], Callable[[str, bool], T]]:
+    """Keep the answer on each text; where it cannot be read with certainty, answer ``value``."""
+
+    def decorate(read: Callable[[str, bool], T]) -> Callable[[str, bool], T]:
+        cached = functools.lru_cache(maxsize=4096)(read)
+
+        @functools.wraps(read)
+        def answer(sql: str, bound: bool) -> T:
+            try:
+                return cached(sql, bound)
+            except Unsure:
+                return value
+
+        return answer
+
+    return decorate
