@@ -15,7 +15,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -229,8 +229,8 @@ def server_connections_held(port: int, count: int) -> Iterator[list[Any]]:
     with ExitStack() as stack:
         clients = []
         for _ in range(count):
-            client = stack.enter_context(plain_client(port))
-            client.execute("SELECT 1")  # begins a transaction: a server connection is held
+            client = stack.enter_context(closing(plain_client(port)))
+            client.cursor().execute("SELECT 1")  # begins a transaction: one server connection held
             clients.append(client)
         try:
             yield clients
@@ -243,9 +243,11 @@ def assert_plain_clients_write(port: int, text: str) -> None:
     """Every server connection of the pool, taken at once by plain clients, is writable."""
     with server_connections_held(port, POOL_SIZE) as clients:
         for index, client in enumerate(clients):
-            flag = client.execute("SHOW transaction_read_only").fetchone()[0]
+            cursor = client.cursor()
+            cursor.execute("SHOW transaction_read_only")
+            flag = cursor.fetchone()[0]
             assert flag == "off", f"server connection {index} was left read-only"
-            client.execute(f"INSERT INTO {S} (v) VALUES ('{text} {index}')")
+            cursor.execute(f"INSERT INTO {S} (v) VALUES ('{text} {index}')")
             client.commit()
 
 
