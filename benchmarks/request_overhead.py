@@ -100,13 +100,13 @@ CACHE_BACKEND = "maintenance_mode.backends.CacheBackend"
 handler: WSGIHandler | None = None
 
 
-def environ() -> dict[str, object]:
-    return {
+def environ(cookie: str | None = COOKIE) -> dict[str, object]:
+    found: dict[str, object] = {"HTTP_COOKIE": cookie} if cookie else {}
+    return found | {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": "/",
         "SCRIPT_NAME": "",
         "QUERY_STRING": "",
-        "HTTP_COOKIE": COOKIE,
         "SERVER_NAME": "bench",
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
@@ -116,11 +116,23 @@ def environ() -> dict[str, object]:
     }
 
 
-def request() -> None:
+def request(cookie: str | None = COOKIE) -> None:
     assert handler is not None
-    response = handler(environ(), lambda status, headers, exc_info=None: None)
+    response = handler(environ(cookie), lambda status, headers, exc_info=None: None)
     b"".join(response)
     response.close()
+
+
+def anonymous_request() -> None:
+    """A visitor with no session: no cookie, so only the view's own query."""
+    request(None)
+
+
+def anonymous_configs() -> list[Config]:
+    return [
+        Config("no middleware", anonymous_request, lambda: stack([], False), baseline=True),
+        Config("dbtools on, state in settings", anonymous_request, lambda: ours(True, "settings")),
+    ]
 
 
 @contextmanager
@@ -219,5 +231,14 @@ if __name__ == "__main__":
                 Group("Per request, mode off", configs(False), "us per request"), number, rounds
             ),
             measure(Group("Per request, mode on", configs(True), "us per request"), number, rounds),
+            measure(
+                Group(
+                    "Per request, mode on, a visitor with no session",
+                    anonymous_configs(),
+                    "us per request",
+                ),
+                number,
+                rounds,
+            ),
         ]
     )
