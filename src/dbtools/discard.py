@@ -12,7 +12,6 @@ the database's own read-only session holds for every other transaction and threa
 from __future__ import annotations
 
 import contextvars
-import logging
 from typing import Any
 
 from django.db import transaction
@@ -20,11 +19,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from dbtools import native
 
-logger = logging.getLogger("dbtools")
-
 # The connection attribute naming the Discard whose writes it holds.
 DISCARD_ATTR = "_dbtools_discard"
-LOCK_TIMEOUT_SECONDS = 2
 
 
 class Discard:

@@ -131,9 +131,6 @@ def _first(sql: Any, *args: Any, **kw: Any) -> tuple[Any, bool]:
     return sql, False
 
 
-_script = _first
-
-
 def _table_out(file: Any, table: Any, *args: Any, **kw: Any) -> tuple[Any, bool]:
     return f"COPY {table} TO STDOUT", False
 
@@ -181,7 +178,7 @@ class GuardedCursor(CursorWrapper):
             _refuse(self.db.alias, f"CALL {procname}")
         return super().callproc(procname, params, kparams)
 
-    executescript = _RunsSQL(_script)  # SQLite
+    executescript = _RunsSQL(_first)  # SQLite
     copy = _RunsSQL(_sql_and_params)  # psycopg
     stream = _RunsSQL(_sql_and_params)
     copy_expert = _RunsSQL(_first)  # psycopg2
@@ -308,7 +305,7 @@ def _settle_connection(connection: BaseDatabaseWrapper) -> tuple[object, bool]:
     active = current_state().active
     blocked = _refuses(active, connection.alias)
     native.hold(connection, blocked)
-    if native.in_step(connection, blocked) or (blocked and connection.vendor == "postgresql"):
+    if native.in_step(connection, blocked):
         if blocked:
             connection._dbtools_blocked = token  # type: ignore[attr-defined]
         elif not active:

@@ -70,9 +70,10 @@ def in_step(connection: BaseDatabaseWrapper, read_only: bool) -> bool:
     """Whether nothing needs doing on ``connection`` until the mode changes."""
     raw = connection.connection
     if connection.vendor == "postgresql" and raw is not None:
+        if read_only:
+            return True  # kept read-only around each statement (pg_before, pg_after)
         return (
-            not read_only
-            and _pg_read_only(connection, raw) is False
+            _pg_read_only(connection, raw) is False
             and getattr(connection, PENDING_ATTR, None) is not raw
         )
     return _applied(connection, raw) == read_only
@@ -115,8 +116,10 @@ def _hold_mysql(connection: BaseDatabaseWrapper, raw: Any, read_only: bool) -> N
         # Read outside a transaction only: reading information_schema inside one would
         # leave its later savepoints refused (a table of an engine without them was read).
         outside = connection.get_autocommit() and not connection.in_atomic_block
-        setattr(connection, STORED_FUNCTIONS_ATTR, _stored_functions(raw) if outside else None)
-        setattr(connection, LASTING_TABLES_ATTR, _lasting_tables(raw) if outside else None)
+        stored = _names(raw, STORED_FUNCTIONS) if outside else None
+        lasting = _names(raw, LASTING_TABLES) if outside else None
+        setattr(connection, STORED_FUNCTIONS_ATTR, stored)
+        setattr(connection, LASTING_TABLES_ATTR, lasting)
     else:
         mariadb = getattr(connection, "mysql_is_mariadb", False)
         old = mariadb and getattr(connection, "mysql_version", (0,)) < (11, 1)
@@ -124,24 +127,21 @@ def _hold_mysql(connection: BaseDatabaseWrapper, raw: Any, read_only: bool) -> N
     _record(connection, raw, read_only)
 
 
-def _stored_functions(raw: Any) -> frozenset[str]:
-    """Functions a SELECT could call here that are not built in: those stored in this database."""
-    rows = run(
-        raw,
-        "SELECT ROUTINE_NAME FROM information_schema.ROUTINES "
-        "WHERE ROUTINE_TYPE = 'FUNCTION' AND ROUTINE_SCHEMA = DATABASE()",
-    )
-    return frozenset(str(row[0]).upper() for row in rows)
+def _names(raw: Any, query: str) -> frozenset[str]:
+    """The first column of ``query``'s rows, in upper case."""
+    return frozenset(str(row[0]).upper() for row in run(raw, query))
 
 
-def _lasting_tables(raw: Any) -> frozenset[str]:
-    """Tables (and views) here whose writes no rollback undoes: MyISAM, Aria, MEMORY…"""
-    rows = run(
-        raw,
-        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
-        "AND (ENGINE IS NULL OR ENGINE <> 'InnoDB')",
-    )
-    return frozenset(str(row[0]).upper() for row in rows)
+# Functions a SELECT could call here that are not built in: those stored in this database.
+STORED_FUNCTIONS = (
+    "SELECT ROUTINE_NAME FROM information_schema.ROUTINES "
+    "WHERE ROUTINE_TYPE = 'FUNCTION' AND ROUTINE_SCHEMA = DATABASE()"
+)
+# Tables (and views) here whose writes no rollback undoes: MyISAM, Aria, MEMORY…
+LASTING_TABLES = (
+    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+    "AND (ENGINE IS NULL OR ENGINE <> 'InnoDB')"
+)
 
 
 def lasting_tables(connection: BaseDatabaseWrapper) -> frozenset[str] | None:

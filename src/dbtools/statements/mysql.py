@@ -20,9 +20,9 @@ from dbtools.statements.wordrules import (
     has_sequence,
     locks_or_writes,
     opens_with_word,
+    rows_only,
     steers,
     words,
-    writes_rows_only,
 )
 
 READINGS = tuple(
@@ -182,10 +182,7 @@ def _set(tokens: list[Token], found: list[str]) -> Verdict:
 @when_unsure(False)
 def discardable(sql: str, bound: bool) -> bool:
     """Rows only, in every reading (the tables' engines are the guard's to check)."""
-    return all(
-        not statement or _statement(statement) != WRITE or writes_rows_only(statement)
-        for statement in _readings(sql, bound)
-    )
+    return rows_only(_readings(sql, bound), _statement)
 
 
 @when_unsure(True)

@@ -19,9 +19,9 @@ from dbtools.statements.wordrules import (
     first_word,
     locks_or_writes,
     opens_with_word,
+    rows_only,
     steers,
     words,
-    writes_rows_only,
 )
 
 SQLITE = Dialect(ansi_quotes=True, bracket_names=True)
@@ -120,10 +120,7 @@ def _pragma(tokens: list[Token]) -> Verdict:
 
 @when_unsure(False)
 def discardable(sql: str, bound: bool) -> bool:
-    return all(
-        not statement or _statement(statement) != WRITE or writes_rows_only(statement)
-        for statement in _statements(sql, bound)
-    )
+    return rows_only(_statements(sql, bound), _statement)
 
 
 @when_unsure(True)

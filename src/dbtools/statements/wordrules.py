@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dbtools.statements.lexing import Token
+from dbtools.statements.verdicts import WRITE, Verdict
 
 # Statements that only steer a transaction.
 TRANSACTION_STARTS = frozenset(
@@ -75,3 +78,11 @@ def writes_rows_only(tokens: list[Token]) -> bool:
     if not found or not opens_with_word(tokens) or LASTING_WORDS & set(found):
         return False
     return found[0] in ROW_WRITES or found[0] in SELECT_STARTS
+
+
+def rows_only(statements: list[list[Token]], judge: Callable[[list[Token]], Verdict]) -> bool:
+    """Whether each statement reads (by ``judge``) or writes rows only: what a rollback undoes."""
+    return all(
+        not statement or judge(statement) != WRITE or writes_rows_only(statement)
+        for statement in statements
+    )
