@@ -13,6 +13,7 @@ from django.urls import path
 
 from dbtools import writes_allowed
 from tests.database import run_outside
+from tests.settings import BACKEND
 from tests.testapp.models import Counter, Note
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls(__name__)]
@@ -64,6 +65,14 @@ def committing(request: HttpRequest) -> HttpResponse:
     return HttpResponse("committed")
 
 
+def autocommit_on(request: HttpRequest) -> HttpResponse:
+    """MySQL commits the transaction under way when autocommit is turned back on."""
+    with connection.cursor() as cursor:
+        Note.objects.create(text="kept?")
+        cursor.execute("SET autocommit = 1")
+    return HttpResponse("committed")
+
+
 def streaming(request: HttpRequest) -> StreamingHttpResponse:
     def rows() -> Any:
         yield "start "
@@ -80,6 +89,7 @@ urlpatterns = [
     path("userbar/", userbar),
     path("schema/", schema),
     path("commit/", committing),
+    path("autocommit/", autocommit_on),
     path("stream/", streaming),
 ]
 WRITING_PAGES = ["/search/?q=pipes", "/thumbnail/", "/edit/", "/userbar/"]
@@ -140,7 +150,9 @@ def test_refuse_answers_a_get_that_writes_with_the_refusal(
     assert rows() == before
 
 
-@pytest.mark.parametrize("page", ["/schema/", "/commit/"])
+@pytest.mark.parametrize(
+    "page", ["/schema/", "/commit/", *(["/autocommit/"] if BACKEND == "mariadb" else [])]
+)
 def test_what_a_rollback_cannot_undo_is_still_refused(settings: Any, rows: Any, page: str) -> None:
     before = rows()
     settings.GET_ONLY_MODE = True

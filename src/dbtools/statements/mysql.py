@@ -166,11 +166,17 @@ def _explain(tokens: list[Token], found: list[str]) -> Verdict:
     return READ
 
 
-def _set(tokens: list[Token], found: list[str]) -> Verdict:
-    names = set(found)
+def _set_names(tokens: list[Token]) -> set[str]:
+    """Every word and name a SET mentions, however it is spelt (quoted, @@session.…)."""
+    names = set(words(tokens))
     for token in tokens:
         if token.kind in ("name", "var", "string"):
             names.update(part.upper() for part in token.text.split("."))
+    return names
+
+
+def _set(tokens: list[Token], found: list[str]) -> Verdict:
+    names = _set_names(tokens)
     charset = names & {"NAMES", "CHARSET", "CHARACTER", "CHARACTER_SET_CLIENT"}
     if charset and names & UNSAFE_CHARSETS:
         return WRITE
@@ -187,9 +193,11 @@ def discardable(sql: str, bound: bool) -> bool:
 
 @when_unsure(True)
 def commits(sql: str, bound: bool) -> bool:
-    # START TRANSACTION and BEGIN commit the transaction under way, and so does any DDL.
+    # START TRANSACTION and BEGIN commit the transaction under way, and so does any DDL
+    # (refused anyway) and turning autocommit back on.
     return any(
         first_word(statement) in ("COMMIT", "BEGIN", "START", "XA")
+        or (first_word(statement) == "SET" and "AUTOCOMMIT" in _set_names(statement))
         for statement in _readings(sql, bound)
     )
 
