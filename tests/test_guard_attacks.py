@@ -147,6 +147,16 @@ def with_and_without_params(statements: list[str]) -> list[Attack]:
     ]
 
 
+@contextmanager
+def mode_on_and_nothing_lands(settings: Any) -> Iterator[None]:
+    """GET-only mode on for the block; afterwards, with it off, nothing has changed."""
+    before = snapshot()
+    settings.GET_ONLY_MODE = True
+    yield
+    settings.GET_ONLY_MODE = False
+    assert snapshot() == before
+
+
 def assert_each_refused(attacks: list[Attack]) -> None:
     """Run each attack, the mode on, one after the other on this thread's connection.
 
@@ -244,11 +254,8 @@ LEXICAL_READS = {
 
 @pytest.mark.skipif(BACKEND == "sqlite", reason="Django's SQLite cursor runs one statement")
 def test_strings_the_server_splits_differently_are_refused(settings) -> None:  # type: ignore[no-untyped-def]
-    before = snapshot()
-    settings.GET_ONLY_MODE = True
-    assert_each_refused(with_and_without_params(LEXICAL_ATTACKS[BACKEND]))
-    settings.GET_ONLY_MODE = False
-    assert snapshot() == before
+    with mode_on_and_nothing_lands(settings):
+        assert_each_refused(with_and_without_params(LEXICAL_ATTACKS[BACKEND]))
 
 
 @pytest.mark.skipif(BACKEND == "sqlite", reason="no lexical read cases for SQLite here")
@@ -292,18 +299,15 @@ def test_mariadb_sql_mode_cannot_change_while_on(settings) -> None:  # type: ign
         return execute("SELECT @@SESSION.sql_mode, @@character_set_client")
 
     as_it_was = session()
-    before = snapshot()
-    settings.GET_ONLY_MODE = True
-    attacks = with_and_without_params(MARIADB_READING_CHANGES)
-    attacks += with_and_without_params(MARIADB_DEPENDS_ON_MODE)
-    # Both at once, in one string.
-    attacks += with_and_without_params(
-        [f"{setting}; {MARIADB_DEPENDS_ON_MODE[0]}" for setting in MARIADB_READING_CHANGES]
-    )
-    assert_each_refused(attacks)
-    assert session() == as_it_was
-    settings.GET_ONLY_MODE = False
-    assert snapshot() == before
+    with mode_on_and_nothing_lands(settings):
+        attacks = with_and_without_params(MARIADB_READING_CHANGES)
+        attacks += with_and_without_params(MARIADB_DEPENDS_ON_MODE)
+        # Both at once, in one string.
+        attacks += with_and_without_params(
+            [f"{setting}; {MARIADB_DEPENDS_ON_MODE[0]}" for setting in MARIADB_READING_CHANGES]
+        )
+        assert_each_refused(attacks)
+        assert session() == as_it_was
 
 
 POSTGRESQL_READING_CHANGES = [
@@ -317,21 +321,18 @@ POSTGRESQL_READING_CHANGES = [
 
 @postgresql_only
 def test_postgresql_standard_conforming_strings_cannot_go_off_while_on(settings) -> None:  # type: ignore[no-untyped-def]
-    before = snapshot()
-    settings.GET_ONLY_MODE = True
-    # With it off, '\'' would be one quote and the INSERT would run.
-    assert_each_refused(
-        with_and_without_params(
-            POSTGRESQL_READING_CHANGES
-            + [
-                f"{setting}; SELECT '\\''; INSERT INTO {S} (v) VALUES (chr(98)); SELECT 1 --'"
-                for setting in POSTGRESQL_READING_CHANGES
-            ]
+    with mode_on_and_nothing_lands(settings):
+        # With it off, '\'' would be one quote and the INSERT would run.
+        assert_each_refused(
+            with_and_without_params(
+                POSTGRESQL_READING_CHANGES
+                + [
+                    f"{setting}; SELECT '\\''; INSERT INTO {S} (v) VALUES (chr(98)); SELECT 1 --'"
+                    for setting in POSTGRESQL_READING_CHANGES
+                ]
+            )
         )
-    )
-    assert execute("SHOW standard_conforming_strings") == [("on",)]
-    settings.GET_ONLY_MODE = False
-    assert snapshot() == before
+        assert execute("SHOW standard_conforming_strings") == [("on",)]
 
 
 # -- 2. the read-only setting turned off by another spelling -------------------------------
@@ -438,20 +439,14 @@ def test_the_read_only_setting_cannot_be_turned_off_by_another_spelling(settings
     spellings = SPELLINGS_OFF[BACKEND]
     sanity = plain_session_writable_after(spellings)
     assert not [s for s, writable in sanity.items() if writable is False], "not real attacks"
-    before = snapshot()
-    settings.GET_ONLY_MODE = True
-    assert_each_refused(with_and_without_params(spellings))
-    settings.GET_ONLY_MODE = False
-    assert snapshot() == before
+    with mode_on_and_nothing_lands(settings):
+        assert_each_refused(with_and_without_params(spellings))
 
 
 @mariadb_only
 def test_mariadb_set_statement_for_a_write_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
-    before = snapshot()
-    settings.GET_ONLY_MODE = True
-    assert_each_refused(with_and_without_params(MARIADB_WRAPPED_WRITES))
-    settings.GET_ONLY_MODE = False
-    assert snapshot() == before
+    with mode_on_and_nothing_lands(settings):
+        assert_each_refused(with_and_without_params(MARIADB_WRAPPED_WRITES))
 
 
 # -- 3. driver methods around the check ----------------------------------------------------
@@ -481,16 +476,13 @@ def through_django_cursor(method: str, *args: Any) -> Callable[[], Any]:
 
 @sqlite_only
 def test_sqlite_executescript_through_django_cursor_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
-    before = snapshot()
-    settings.GET_ONLY_MODE = True
-    assert_each_refused(
-        [
-            (repr(script), through_django_cursor("executescript", script))
-            for script in SQLITE_SCRIPTS
-        ]
-    )
-    settings.GET_ONLY_MODE = False
-    assert snapshot() == before
+    with mode_on_and_nothing_lands(settings):
+        assert_each_refused(
+            [
+                (repr(script), through_django_cursor("executescript", script))
+                for script in SQLITE_SCRIPTS
+            ]
+        )
 
 
 @sqlite_only
@@ -511,22 +503,19 @@ def copy_in(sql: str, row: list[Any]) -> Callable[[], None]:
 
 @psycopg_only
 def test_psycopg_copy_from_stdin_is_refused_and_copy_to_stdout_served(settings) -> None:  # type: ignore[no-untyped-def]
-    before = snapshot()
-    settings.GET_ONLY_MODE = True
-    assert_each_refused(
-        [
-            ("COPY (v) FROM STDIN", copy_in(f"COPY {S} (v) FROM STDIN", ["copied"])),
-            ("COPY FROM STDIN", copy_in(f"COPY {S} FROM STDIN", [99, "copied"])),
-            ("copy from stdin", copy_in(f"copy {S} (v) from stdin", ["copied"])),
-        ]
-    )
-    with connection.cursor() as cursor:
-        with cursor.copy(f"COPY (SELECT id, v FROM {S} ORDER BY id) TO STDOUT") as copying:
-            assert list(copying.rows()) == [("1", "one"), ("2", "two")]
-        with cursor.copy(f"COPY {S} TO STDOUT") as copying:
-            assert len(list(copying.rows())) == 2
-    settings.GET_ONLY_MODE = False
-    assert snapshot() == before
+    with mode_on_and_nothing_lands(settings):
+        assert_each_refused(
+            [
+                ("COPY (v) FROM STDIN", copy_in(f"COPY {S} (v) FROM STDIN", ["copied"])),
+                ("COPY FROM STDIN", copy_in(f"COPY {S} FROM STDIN", [99, "copied"])),
+                ("copy from stdin", copy_in(f"copy {S} (v) from stdin", ["copied"])),
+            ]
+        )
+        with connection.cursor() as cursor:
+            with cursor.copy(f"COPY (SELECT id, v FROM {S} ORDER BY id) TO STDOUT") as copying:
+                assert list(copying.rows()) == [("1", "one"), ("2", "two")]
+            with cursor.copy(f"COPY {S} TO STDOUT") as copying:
+                assert len(list(copying.rows())) == 2
 
 
 PSYCOPG_STREAMED_WRITES = [
@@ -540,56 +529,47 @@ PSYCOPG_STREAMED_WRITES = [
 
 @psycopg2_only
 def test_psycopg2_copy_methods_that_write_are_refused(settings) -> None:  # type: ignore[no-untyped-def]
-    before = snapshot()
-    settings.GET_ONLY_MODE = True
-    assert_each_refused(
-        [
-            (
-                "copy_expert FROM STDIN",
-                lambda: through_django_cursor(
-                    "copy_expert", f"COPY {S} (v) FROM STDIN", io.StringIO("copied\n")
-                )(),
-            ),
-            (
-                "copy_from",
-                lambda: through_django_cursor("copy_from", io.StringIO("copied\n"), S)(),
-            ),
-        ]
-    )
-    out = io.StringIO()
-    with connection.cursor() as cursor:
-        cursor.copy_expert(f"COPY (SELECT v FROM {S} ORDER BY id) TO STDOUT", out)
-    assert out.getvalue() == "one\ntwo\n"
-    settings.GET_ONLY_MODE = False
-    assert snapshot() == before
+    with mode_on_and_nothing_lands(settings):
+        assert_each_refused(
+            [
+                (
+                    "copy_expert FROM STDIN",
+                    lambda: through_django_cursor(
+                        "copy_expert", f"COPY {S} (v) FROM STDIN", io.StringIO("copied\n")
+                    )(),
+                ),
+                (
+                    "copy_from",
+                    lambda: through_django_cursor("copy_from", io.StringIO("copied\n"), S)(),
+                ),
+            ]
+        )
+        out = io.StringIO()
+        with connection.cursor() as cursor:
+            cursor.copy_expert(f"COPY (SELECT v FROM {S} ORDER BY id) TO STDOUT", out)
+        assert out.getvalue() == "one\ntwo\n"
 
 
 @psycopg_only
 def test_psycopg_stream_of_a_write_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
-    before = snapshot()
-    settings.GET_ONLY_MODE = True
-    assert_each_refused(
-        [(sql, through_django_cursor("stream", sql)) for sql in PSYCOPG_STREAMED_WRITES]
-    )
-    with connection.cursor() as cursor:
-        assert list(cursor.stream(f"SELECT v FROM {S} ORDER BY id")) == [("one",), ("two",)]
-    settings.GET_ONLY_MODE = False
-    assert snapshot() == before
+    with mode_on_and_nothing_lands(settings):
+        assert_each_refused(
+            [(sql, through_django_cursor("stream", sql)) for sql in PSYCOPG_STREAMED_WRITES]
+        )
+        with connection.cursor() as cursor:
+            assert list(cursor.stream(f"SELECT v FROM {S} ORDER BY id")) == [("one",), ("two",)]
 
 
 @mariadb_only
 def test_mariadb_callproc_of_a_writing_procedure_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
-    before = snapshot()
-    settings.GET_ONLY_MODE = True
-    assert_each_refused(
-        [
-            ("callproc()", through_django_cursor("callproc", "dbtools_attack_proc")),
-            ("callproc([])", through_django_cursor("callproc", "dbtools_attack_proc", [])),
-            ("CALL", lambda: execute("CALL dbtools_attack_proc()")),
-        ]
-    )
-    settings.GET_ONLY_MODE = False
-    assert snapshot() == before
+    with mode_on_and_nothing_lands(settings):
+        assert_each_refused(
+            [
+                ("callproc()", through_django_cursor("callproc", "dbtools_attack_proc")),
+                ("callproc([])", through_django_cursor("callproc", "dbtools_attack_proc", [])),
+                ("CALL", lambda: execute("CALL dbtools_attack_proc()")),
+            ]
+        )
 
 
 # -- 4. transactions already open when the mode goes on -----------------------------------
