@@ -15,7 +15,7 @@ from django.core.signals import got_request_exception, setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 
-from dbtools import changes, current, discard
+from dbtools import changes, current, discard, logouts
 from dbtools.conf import conf
 from dbtools.discard import Discard
 from dbtools.errors import is_connection_lost, is_read_only_refusal
@@ -145,21 +145,33 @@ def refusal_for(request: HttpRequest, exception: BaseException) -> Response | No
 
 
 def discards_writes(request: HttpRequest) -> bool:
-    """A safe request served while a mode is on, whose side-effect writes are rolled back."""
+    """A request served while a mode is on whose side-effect writes are rolled back.
+
+    A safe request's, unless DBTOOLS_SAFE_REQUEST_WRITES is "refuse"; a logout's always,
+    since a visitor who asked to log out must not be left logged in by some receiver's write.
+    """
+    if LOGGING_OUT_ATTR in request.__dict__:
+        return True
     return request.method in DISCARDING_METHODS and conf.safe_request_writes == "discard"
 
 
 DISCARDING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Set on a logout request served while a mode is on: the session key it came with.
+LOGGING_OUT_ATTR = "_dbtools_logging_out"
 
 
 def before_view(request: HttpRequest, state: State) -> tuple[State | None, Response | None]:
     """With a mode on: the state the request is served in (None if exempt), or a refusal."""
     if is_exempt(request.path_info):
         return None, None
-    if state.mode is Mode.ANONYMOUS:
+    cookie = request.COOKIES.get(_session_cookie_name)
+    if state.mode is Mode.ANONYMOUS or (cookie and logouts.logged_out(cookie)):
         log_out(request)
     freeze_session(request)
     if not is_safe(request):
+        if logouts.is_logout(request):
+            request.__dict__[LOGGING_OUT_ATTR] = cookie
+            return state, None
         seal_session(request)
         return state, refusal_response(request, state)
     return state, None
@@ -170,6 +182,9 @@ def after_view(request: HttpRequest, response: Response, state: State | None) ->
     # Both are plain attributes of the request, set by the guard and SessionMiddleware;
     # asked on every request, so read in the fewest steps.
     attributes = request.__dict__
+    if LOGGING_OUT_ATTR in attributes and REFUSED_ATTR not in attributes:
+        end_logout(request, attributes[LOGGING_OUT_ATTR])
+        return response
     if state is not None or REFUSED_ATTR in attributes:
         seal_session(request)
         return response
@@ -177,6 +192,19 @@ def after_view(request: HttpRequest, response: Response, state: State | None) ->
     if session is not None and (session.modified or _save_every_request):
         protect_session_save(session)
     return response
+
+
+def end_logout(request: HttpRequest, cookie: str | None) -> None:
+    """Once the logout view has run: the cookie is cleared and its session remembered.
+
+    The session is left unsealed, so SessionMiddleware deletes the cookie of the session
+    the view flushed; nothing is saved, since a FrozenSession is never modified.
+    """
+    session = getattr(request, "session", None)
+    if session is None or not session.is_empty():
+        return  # the view did not log the visitor out (a GET to a LogoutView, say)
+    if cookie:
+        logouts.remember(cookie)
 
 
 def is_safe(request: HttpRequest) -> bool:

@@ -21,6 +21,7 @@ urlpatterns = [
     path("signal/", views.signalled),
     path("magic-login/", views.magic_login),
     path("lose-connection/", views.lose_connection),
+    path("logout/", auth_views.LogoutView.as_view(next_page="/whoami/")),
     path("login/", auth_views.LoginView.as_view(template_name="testapp/login.html")),
     path("ops/status/", include("dbtools.urls")),
 ]

@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from dbtools import logouts
 from dbtools.durations import parse_duration, parse_moment
+from dbtools.permission import writes_allowed
 from dbtools.state import OFF, Mode, State, utcnow
 from dbtools.stores import Store, StoreError, configured_store, refresh_interval
 from dbtools.switches import message_setting, retry_after_setting, settings_state
@@ -147,6 +149,10 @@ class Command(BaseCommand):
                 "restart."
             )
         self.stdout.write(self.style.SUCCESS("Read-only mode is off everywhere."))
+        with writes_allowed():
+            ended = logouts.end_window()
+        if ended:
+            self.stdout.write(f"Deleted the {ended} session(s) logged out during the window.")
 
     def write(self, state: State) -> None:
         store = self.store()
