@@ -28,11 +28,12 @@ $(DEMO_STAMP): pyproject.toml
 # Its set-up writes (migrate, demo data) whatever switch the shell exported; the site
 # then serves in that mode.
 SETUP_ENV := env -u READ_ONLY_MODE -u GET_ONLY_MODE
+DEMO_ADDRESS ?= 127.0.0.1:8000
 demo: $(DEMO_STAMP)
 	cd example && $(SETUP_ENV) ../$(BIN)/python manage.py migrate --noinput
 	cd example && $(SETUP_ENV) ../$(BIN)/python manage.py load_demo
-	@echo "Demo on http://127.0.0.1:8000/  (user: demo, password: demo)"
-	cd example && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
+	@echo "Demo on http://$(DEMO_ADDRESS)/  (user: demo, password: demo)"
+	cd example && ../$(BIN)/python manage.py runserver $(DEMO_ADDRESS)
 
 # The browser tests drive Debian's chromium (never a browser Playwright downloads).
 browser:

@@ -184,3 +184,64 @@ if BACKEND == "sqlite":  # the demo runs on SQLite: once per suite run is enough
         page.get_by_role("button", name="Save note").click()
         assert page.get_by_text("Your note is saved.").is_visible()
         assert demo.notes()[-1] == "Written after the migration"
+
+
+if BACKEND == "sqlite":
+
+    @pytest.fixture(scope="module")
+    def fresh_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        """The project as a newcomer gets it: a clone of this commit, nothing installed."""
+        clone = tmp_path_factory.mktemp("clone") / "django-db-tools"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=60)
+        return clone
+
+    @pytest.mark.browser
+    @pytest.mark.parametrize("switch", ["GET_ONLY_MODE", "READ_ONLY_MODE"])
+    def test_make_demo_from_a_fresh_clone_serves_in_the_mode_exported(
+        fresh_clone: Path, page: Any, switch: str
+    ) -> None:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DBTOOLS_", "DEMO_"))}
+        env.pop("READ_ONLY_MODE" if switch == "GET_ONLY_MODE" else "GET_ONLY_MODE", None)
+        env.update({switch: "true", "DEMO_ADDRESS": f"127.0.0.1:{port}"})
+        env.pop("VIRTUAL_ENV", None)
+        env["PATH"] = os.pathsep.join(
+            p for p in env["PATH"].split(os.pathsep) if not p.startswith(str(ROOT))
+        )
+        log = fresh_clone / f"demo-{switch}.log"
+        with log.open("wb") as output:
+            make = subprocess.Popen(
+                ["make", "demo"], cwd=fresh_clone, env=env, stdout=output, stderr=output,
+                start_new_session=True,
+            )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            try:
+                wait_for_http(url + "/healthz", seconds=300)
+            except RuntimeError:
+                raise AssertionError(log.read_text()[-3000:]) from None
+            page.goto(url + "/")
+            banner = page.locator(".dbtools-banner")
+            assert banner.is_visible()
+            # The demo's own data was written before the site began serving read-only.
+            notes = page.locator("ul.notes li a")
+            assert notes.count() > 0
+            # A note's page counts its views (a write on GET): served, the count not kept.
+            notes.first.click()
+            assert page.get_by_text("read 0 times").is_visible()
+            page.reload()
+            assert page.get_by_text("read 0 times").is_visible()
+            assert page.get_by_role("link", name="Log in", exact=True).is_visible()
+            page.get_by_role("link", name="Log in", exact=True).click()
+            page.get_by_label("Username").fill("demo")
+            page.get_by_label("Password").fill("demo")
+            with page.expect_navigation() as navigation:
+                page.get_by_role("button", name="Log in").click()
+            # Logging in writes a session: refused, and said so, in either mode.
+            assert navigation.value.status == 503
+            assert page.get_by_role("heading").first.is_visible()
+            assert accessibility_errors(page) == []
+            assert "Traceback" not in log.read_text()
+        finally:
+            os.killpg(make.pid, 15)
+            make.wait(timeout=30)
