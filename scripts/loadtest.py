@@ -245,6 +245,8 @@ class Record:
     acknowledged: list[str] = field(default_factory=list)  # texts the site said it saved
     refused_batches: list[list[str]] = field(default_factory=list)
     reads: list[tuple[float, int]] = field(default_factory=list)  # (time, status)
+    # The page that bumps one hot row (a view counter) from every client: (time, status, s).
+    hot: list[tuple[float, int, float]] = field(default_factory=list)
     windows: list[tuple[float, float, str]] = field(default_factory=list)  # mode on
     dba_windows: list[tuple[float, float]] = field(default_factory=list)
     faults: Counter[str] = field(default_factory=Counter)
@@ -338,7 +340,10 @@ class Visitor:
                 self.record.acknowledged.append(text)
 
     def open_note(self) -> None:
-        self.send("open note", "/notes/1/")
+        started = time.monotonic()
+        code, _ = self.send("open note", "/notes/1/")
+        with self.record.lock:
+            self.record.hot.append((time.time(), code, time.monotonic() - started))
 
     def log_in(self) -> None:
         self.send("read", "/login/")
@@ -354,6 +359,7 @@ class Visitor:
             self.api_write,
             self.batch_write,
             self.form_write,
+            self.open_note,
             self.open_note,
             self.log_in,
         ]
@@ -460,12 +466,22 @@ def report(vendor: str, db: Database, record: Record) -> bool:
         if any(start <= at <= end for start, end, _ in record.windows)
     ]
     unserved_reads = [c for c in reads_in_windows if c != 200]
+
+    def in_window(at: float) -> bool:
+        return any(start <= at <= end for start, end, _ in record.windows)
+
+    hot_on = [seconds for at, code, seconds in record.hot if in_window(at) and code == 200]
+    hot_off = [seconds for at, code, seconds in record.hot if not in_window(at) and code == 200]
+    # A discarded counter update holds its row lock until the response is ready, so the hot
+    # page queues; a wait past the lock timeout (2 s) gets the refusal, never a hung worker.
+    slow_hot = [s for s in hot_on if s > HOT_PAGE_BOUND]
     checks = {
         "acknowledged writes missing from the database": len(lost),
         "transactions half-written": len(half),
         "row changes while a mode was on (audit)": leaked,
         "responses other than 2xx, 3xx or the 503 refusal": len(record.bad),
         "reads not served while a mode was on": len(unserved_reads),
+        f"hot-row page slower than {HOT_PAGE_BOUND:.0f} s while a mode was on": len(slow_hot),
     }
     print(f"\n=== {vendor}: what happened")
     for key, count in sorted(record.statuses.items()):
@@ -474,6 +490,11 @@ def report(vendor: str, db: Database, record: Record) -> bool:
         print(f"  fault: {key:<17} {count}")
     print(f"  acknowledged writes      {len(record.acknowledged)}")
     print(f"  reads while a mode was on {len(reads_in_windows)}")
+    for label, times in (("no mode", hot_off), ("mode on", hot_on)):
+        if times:
+            p50, p99 = percentile(times, 50), percentile(times, 99)
+            served = f"{len(times)} served, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+            print(f"  hot-row page, {label:<8} {served}")
     print(f"=== {vendor}: checks")
     for name, count in checks.items():
         print(f"  {'ok  ' if count == 0 else 'FAIL'} {name}: {count}")
@@ -483,6 +504,15 @@ def report(vendor: str, db: Database, record: Record) -> bool:
     if not enough:
         print("  FAIL the run was too short to flip the mode and write")
     return all(count == 0 for count in checks.values()) and bool(enough)
+
+
+HOT_PAGE_BOUND = 5.0
+
+
+def percentile(seconds: list[float], p: float) -> float:
+    """The p-th percentile of ``seconds``, in milliseconds (nearest rank)."""
+    ordered = sorted(seconds)
+    return 1000 * ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
 def main() -> int:
