@@ -52,6 +52,10 @@ def groups_of(module_name: str, kind: str) -> list[Group]:
         return [
             Group("Instructions per request, mode off", module.configs(False)),
             Group("Instructions per request, mode on", module.configs(True)),
+            Group(
+                "Instructions per request, mode on, a visitor with no session",
+                module.anonymous_configs(),
+            ),
         ]
     query, database = kind.split(":")
     sys.argv = [sys.argv[0], "--database", database]  # read by the module as it is imported

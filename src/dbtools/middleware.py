@@ -55,7 +55,7 @@ class ReadOnlyMiddleware:
         self, get_response: Callable[[HttpRequest], Response | Awaitable[Response]]
     ) -> None:
         self.get_response = get_response
-        _read_session_settings()
+        _read_settings()
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
@@ -79,7 +79,8 @@ class ReadOnlyMiddleware:
             response = self.get_response(request)
         finally:
             if taking is not None:
-                taking.end()
+                if taking.connections:
+                    taking.end()
                 discard.current.reset(discard_token)  # type: ignore[arg-type]
             current_request.reset(token)
         return after_view(request, response, served_as)  # type: ignore[arg-type]
@@ -152,7 +153,7 @@ def discards_writes(request: HttpRequest) -> bool:
     """
     if LOGGING_OUT_ATTR in request.__dict__:
         return True
-    return request.method in DISCARDING_METHODS and conf.safe_request_writes == "discard"
+    return _discarding and request.method in DISCARDING_METHODS
 
 
 DISCARDING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -162,7 +163,7 @@ LOGGING_OUT_ATTR = "_dbtools_logging_out"
 
 def before_view(request: HttpRequest, state: State) -> tuple[State | None, Response | None]:
     """With a mode on: the state the request is served in (None if exempt), or a refusal."""
-    if is_exempt(request.path_info):
+    if _exempt != () and is_exempt(request.path_info):  # no call when none are exempt
         return None, None
     cookie = request.COOKIES.get(_session_cookie_name)
     if state.mode is Mode.ANONYMOUS or (cookie and logouts.logged_out(cookie)):
@@ -186,7 +187,12 @@ def after_view(request: HttpRequest, response: Response, state: State | None) ->
         end_logout(request, attributes[LOGGING_OUT_ATTR])
         return response
     if state is not None or REFUSED_ATTR in attributes:
-        seal_session(request)
+        session = attributes.get("session")
+        if type(session) is FrozenSession:  # frozen before the view, as it mostly is
+            session.seal()
+            request.COOKIES.pop(_session_cookie_name, None)
+        else:
+            seal_session(request)
         return response
     session = attributes.get("session")
     if session is not None and (session.modified or _save_every_request):
@@ -297,18 +303,24 @@ def protect_session_save(session: SessionBase) -> None:
 # costs about 0.5 us, and these are asked on every request.
 _save_every_request = False
 _session_cookie_name = "sessionid"
+_discarding = True
 
 
-def _read_session_settings() -> None:
-    global _save_every_request, _session_cookie_name
+def _read_settings() -> None:
+    global _save_every_request, _session_cookie_name, _discarding
     _save_every_request = bool(settings.SESSION_SAVE_EVERY_REQUEST)
     _session_cookie_name = settings.SESSION_COOKIE_NAME
+    _discarding = conf.safe_request_writes == "discard"
 
 
 @receiver(setting_changed)
 def _forget_settings(*, setting: str, **kwargs: object) -> None:
     global _exempt
-    if setting in ("SESSION_SAVE_EVERY_REQUEST", "SESSION_COOKIE_NAME"):
-        _read_session_settings()
+    if setting in (
+        "SESSION_SAVE_EVERY_REQUEST",
+        "SESSION_COOKIE_NAME",
+        "DBTOOLS_SAFE_REQUEST_WRITES",
+    ):
+        _read_settings()
     elif setting == "DBTOOLS_EXEMPT_PATHS":
         _exempt = None

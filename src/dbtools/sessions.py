@@ -42,7 +42,8 @@ class FrozenSession(SessionBase):
             # SessionBase.__init__ (the same from Django 5.2 to 6.1) less its import of the
             # serializer by its dotted path: the source has it already, and this runs on
             # every request served read-only.
-            self._session_key = source.session_key
+            # Set past SessionBase's property: the source validated its key already.
+            self._SessionBase__session_key = source._SessionBase__session_key  # type: ignore[attr-defined]
             self.accessed = False
             self.serializer = source.serializer
         self._source = source
