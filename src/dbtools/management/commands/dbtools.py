@@ -8,12 +8,13 @@ import json
 import socket
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dbtools import logouts
 from dbtools.durations import parse_duration, parse_moment
+from dbtools.migration import cli as migration_cli
 from dbtools.permission import writes_allowed
 from dbtools.state import OFF, Mode, State, utcnow
 from dbtools.stores import Store, StoreError, configured_store, refresh_interval
@@ -54,7 +55,9 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True, metavar="{on,off,status}")
+        actions = parser.add_subparsers(
+            dest="action", required=True, metavar="{on,off,status,copy,verify}"
+        )
         on = actions.add_parser("on", help="Turn a mode on (GET-only unless --anonymous).")
         mode = on.add_mutually_exclusive_group()
         mode.add_argument(
@@ -95,9 +98,13 @@ class Command(BaseCommand):
         actions.add_parser("off", help="Turn the runtime mode off.")
         status = actions.add_parser("status", help="Show the mode this site is in.")
         status.add_argument("--json", action="store_true", help="Print the status as JSON.")
+        migration_cli.add_parsers(actions)
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
-        if action == "status":
+        if action in migration_cli.ACTIONS:
+            # The bars go to the terminal itself: OutputWrapper ends every write with a newline.
+            migration_cli.run(action, options, self.stdout, cast(Any, self.stdout)._out, input)
+        elif action == "status":
             self.status(as_json=options["json"])
         elif action == "on":
             self.switch_on(options)

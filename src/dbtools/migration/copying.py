@@ -1,0 +1,211 @@
+"""``dbtools copy``: every table Django manages, from one alias to another, in batches."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.management.base import CommandError
+from django.db import connections
+
+from dbtools.migration import preflight, sequences, source, target
+from dbtools.migration.progress import Done, Output, Progress
+from dbtools.migration.tables import Table, copied_tables
+from dbtools.migration.values import BadValue, Writer
+from dbtools.permission import writes_allowed
+
+
+@dataclass(frozen=True)
+class CopyOptions:
+    source: str
+    target: str
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    batch_size: int = 5000
+    jobs: int = 1
+    truncate: bool = False
+    resume: bool = False
+    dry_run: bool = False
+    confirm: Callable[[str], bool] | None = None  # None: --noinput
+
+
+class Interrupted(Exception):
+    """Ctrl-C, taken at a batch boundary."""
+
+
+def copy(options: CopyOptions, out: Output) -> list[Table]:
+    """Copy, and return the tables copied (for the verification that follows)."""
+    preflight.check_aliases(options.source, options.target)
+    tables = copied_tables(options.source, options.target, options.include, options.exclude)
+    preflight.check_migrations(options.source, options.target)
+    preflight.check_source_read_only(options.source)
+    with writes_allowed():
+        held = preflight.occupied(options.target, tables)
+        counts = {t: source.count(options.source, t) for t in tables}
+        if options.dry_run:
+            _print_plan(options, tables, counts, held, out)
+            return tables
+        if not options.resume:
+            if options.truncate and held:
+                _confirm_truncate(options, held)
+            elif not options.truncate:
+                preflight.check_target_empty(options.target, held)
+            # Every copied table at once: PostgreSQL truncates a table another refers to
+            # only together with it, and the others are empty (checked above) or asked for.
+            target.empty(options.target, tables)
+        target.drop_foreign_keys(options.target, tables)
+        progress = Progress(out, sum(counts.values()), len(tables))
+        _copy_tables(options, tables, counts, progress)
+        target.unchecked(options.target)  # this thread's connection: checked again below
+        target.check_foreign_keys(options.target, tables)
+        restored = target.restore_foreign_keys(options.target)
+        sequences.reset(options.target, tables)
+    progress.summary()
+    if restored:
+        out.write(f"{restored} foreign key(s) put back on {options.target!r}, as they were.\n")
+    return tables
+
+
+def _copy_tables(
+    options: CopyOptions, tables: list[Table], counts: dict[Table, int], progress: Progress
+) -> None:
+    stop = threading.Event()
+    # SQLite takes one writer at a time: more jobs would only wait on its lock.
+    jobs = 1 if connections[options.target].vendor == "sqlite" else max(1, options.jobs)
+    with _stopping_at_batches(stop):
+        if jobs == 1:
+            for table in tables:
+                _copy_table(options, table, counts[table], progress, stop)
+            return
+        with ThreadPoolExecutor(jobs, thread_name_prefix="dbtools-copy") as pool:
+            futures = [
+                pool.submit(_in_own_connections, _copy_table, options, t, counts[t], progress, stop)
+                for t in sorted(tables, key=lambda t: -counts[t])
+            ]
+            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in finished if f.exception() is not None]
+            if failed:
+                stop.set()
+                wait(futures)
+                raise failed[0].exception()  # type: ignore[misc]
+
+
+def _in_own_connections(function: Callable[..., None], *args: Any) -> None:
+    """A job thread: allowed to write for itself, its connections closed when it ends."""
+    try:
+        with writes_allowed():
+            function(*args)
+    finally:
+        connections.close_all()
+
+
+def _copy_table(
+    options: CopyOptions, table: Table, total: int, progress: Progress, stop: threading.Event
+) -> None:
+    after = None
+    note = ""
+    if options.resume:
+        copied = source.count(options.target, table)
+        if copied and table.integer_key:
+            after = source.largest_key(options.target, table)
+            note = f"resumed after key {after}"
+        elif copied:
+            # Text keys sort by each database's collation: no "after" both agree on.
+            target.empty(options.target, [table])
+            note = "copied again whole (its key is not an integer)"
+    target.unchecked(options.target)
+    remaining = total if after is None else max(0, total - source.count(options.target, table))
+    done = Done(table.label, table.name)
+    running = progress.start(done, remaining)
+    writer = Writer(table, connections[options.target])
+    try:
+        with closing(source.batches(options.source, table, options.batch_size, after)) as rows:
+            for batch in rows:
+                if stop.is_set():
+                    raise Interrupted
+                target.write(options.target, table, [writer.prepare(row) for row in batch])
+                running.advance(len(batch))
+    except BadValue:
+        stop.set()
+        raise
+    finally:
+        running.finish(note)
+
+
+@contextmanager
+def _stopping_at_batches(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C sets ``stop``; each table stops before its next batch."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupt(signum: int, frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C: now
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if stop.is_set():
+        raise Interrupted
+
+
+def _confirm_truncate(options: CopyOptions, held: dict[Table, int]) -> None:
+    rows = sum(held.values())
+    question = (
+        f"This deletes {rows} row(s) in {len(held)} table(s) of the database {options.target!r}"
+        " before copying. Type 'yes' to continue: "
+    )
+    if options.confirm is not None and not options.confirm(question):
+        raise CommandError("Nothing copied, nothing deleted.")
+
+
+def _print_plan(
+    options: CopyOptions,
+    tables: list[Table],
+    counts: dict[Table, int],
+    held: dict[Table, int],
+    out: Output,
+) -> None:
+    out.write(
+        f"Plan: copy {len(tables)} tables from {options.source!r} to {options.target!r}, "
+        "in this order:\n"
+    )
+    width = max([len(t.name) for t in tables] + [5])
+    for table in tables:
+        replaced = f"  (replaces the target's {held[table]} row(s))" if table in held else ""
+        out.write(f"  {table.name:<{width}}  {counts[table]:>10} rows  {table.label}{replaced}\n")
+    rate = _sample_rate(options, tables, counts)
+    total = sum(counts.values())
+    estimate = f"about {total / rate:.0f} s" if rate else "no rows to time"
+    out.write(
+        f"{total} rows in all; estimated time {estimate} (from reading a sample). "
+        "Nothing written.\n"
+    )
+
+
+def _sample_rate(options: CopyOptions, tables: list[Table], counts: dict[Table, int]) -> float:
+    """Rows per second read and converted from the largest tables, halved for the writes."""
+    sample = sorted((t for t in tables if counts[t]), key=lambda t: -counts[t])[:3]
+    rows, started = 0, time.monotonic()
+    for table in sample:
+        size = min(2000, options.batch_size)
+        with closing(source.batches(options.source, table, size)) as read:
+            batch = next(read, [])
+        writer = Writer(table, connections[options.target])
+        for row in batch:
+            writer.prepare(row)
+        rows += len(batch)
+    elapsed = time.monotonic() - started
+    return rows / elapsed / 2 if rows and elapsed > 0 else 0.0

@@ -1,0 +1,137 @@
+"""Writing to the target: batches in one transaction each, emptying, and foreign keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.management.base import CommandError
+from django.core.management.color import no_style
+from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from dbtools.migration.tables import Table
+
+# Where the foreign keys dropped for a copy into PostgreSQL wait, so that an interrupted
+# copy (`--resume`) still puts back exactly what it took away. Dropped once they are back.
+PENDING_TABLE = "dbtools_copy_pending_constraints"
+
+
+def uses_copy(connection: BaseDatabaseWrapper) -> bool:
+    """Whether rows go in through PostgreSQL's COPY (psycopg 3); else multi-row INSERTs."""
+    driver = getattr(connection, "Database", None)
+    return connection.vendor == "postgresql" and getattr(driver, "__name__", "") == "psycopg"
+
+
+def write(alias: str, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ``rows`` (already prepared for the target) in one transaction."""
+    connection = connections[alias]
+    name, _, columns = table.quoted(connection)
+    # Django's cursor first: made in this thread's writes_allowed(), it brings the
+    # connection's read-only session in line before the driver's own COPY runs.
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        if uses_copy(connection):
+            with cursor.cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+        cursor.executemany(sql, rows)
+
+
+def empty(alias: str, tables: Sequence[Table]) -> None:
+    """Delete every row of ``tables``, in one transaction, as Django's flush does."""
+    if not tables:
+        return
+    connection = connections[alias]
+    statements = connection.ops.sql_flush(
+        no_style(), [t.name for t in tables], reset_sequences=False, allow_cascade=False
+    )
+    connection.ops.execute_sql_flush(statements)
+
+
+def unchecked(alias: str) -> None:
+    """Let rows in whatever their foreign keys point at yet, on this thread's connection.
+
+    MySQL/MariaDB and SQLite stop checking for the session (what loaddata does); PostgreSQL
+    checks a deferred key at each batch's commit, so its keys are taken off instead, first
+    kept in a table of the target (see ``drop_foreign_keys``).
+    """
+    connection = connections[alias]
+    if connection.vendor in ("mysql", "sqlite"):
+        connection.disable_constraint_checking()
+
+
+def drop_foreign_keys(alias: str, tables: Sequence[Table]) -> None:
+    """PostgreSQL: keep each foreign key of ``tables`` in PENDING_TABLE, then drop it."""
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return
+    names = [t.name for t in tables]
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {PENDING_TABLE} "
+            "(tbl text NOT NULL, name text NOT NULL, definition text NOT NULL, "
+            "PRIMARY KEY (tbl, name))"
+        )
+        cursor.execute(
+            f"INSERT INTO {PENDING_TABLE} (tbl, name, definition) "
+            "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k "
+            "JOIN pg_class c ON c.oid = k.conrelid "
+            "WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace "
+            "AND c.relname = ANY(%s) ON CONFLICT DO NOTHING",
+            [names],
+        )
+        cursor.execute(f"SELECT tbl, name FROM {PENDING_TABLE}")
+        for table, name in cursor.fetchall():
+            quote = connection.ops.quote_name
+            cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT IF EXISTS {quote(name)}")
+
+
+def check_foreign_keys(alias: str, tables: Sequence[Table]) -> None:
+    """Every foreign key of ``tables`` points at a row: else an error naming the first few."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    problems: list[str] = []
+    with connection.cursor() as cursor:
+        for table in tables:
+            for field in table.fields:
+                if not field.is_relation or field.related_model is None:
+                    continue
+                target = field.related_model._meta
+                target_column = str(field.target_field.column)  # type: ignore[attr-defined]
+                child, parent = quote(str(field.column)), quote(target_column)
+                cursor.execute(
+                    f"SELECT c.{quote(str(table.pk.column))}, c.{child} "  # noqa: S608
+                    f"FROM {quote(table.name)} c LEFT JOIN {quote(target.db_table)} p "
+                    f"ON c.{child} = p.{parent} "
+                    f"WHERE c.{child} IS NOT NULL AND p.{parent} IS NULL LIMIT 10"
+                )
+                for pk, value in cursor.fetchall():
+                    problems.append(
+                        f"{table.name} ({table.label}), primary key {pk!r}: {field.name} = "
+                        f"{value!r} has no row in {target.db_table}"
+                    )
+    if problems:
+        raise CommandError(
+            "Foreign keys that point at no row on the target:\n  " + "\n  ".join(problems[:20])
+        )
+
+
+def restore_foreign_keys(alias: str) -> int:
+    """Put back what ``drop_foreign_keys`` took away, exactly; how many keys."""
+    connection = connections[alias]
+    if connection.vendor == "mysql" or connection.vendor == "sqlite":
+        connection.enable_constraint_checking()
+        return 0
+    if PENDING_TABLE not in connection.introspection.table_names():
+        return 0
+    quote = connection.ops.quote_name
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        cursor.execute(f"SELECT tbl, name, definition FROM {PENDING_TABLE} ORDER BY tbl, name")
+        pending = cursor.fetchall()
+        for table, name, definition in pending:
+            cursor.execute(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
+        cursor.execute(f"DROP TABLE {PENDING_TABLE}")
+    return len(pending)

@@ -1,0 +1,190 @@
+"""Each value read through its field as the ORM would, written as the target's backend saves it.
+
+And the values a target cannot hold stop the copy, named, rather than being truncated,
+rounded or turned into NULL on the way.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from dbtools.migration.tables import Table, stored_kind
+
+Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
+
+DATE_TYPES = frozenset({"DateField", "DateTimeField"})
+TEXT_TYPES = frozenset({"CharField", "TextField"})
+
+
+class BadValue(Exception):
+    """A value the target cannot hold: where it is, and what is wrong with it."""
+
+    def __init__(self, table: Table, pk: object, field: str, value: object, problem: str) -> None:
+        start = repr(value)
+        if len(start) > 60:
+            start = start[:57] + "..."
+        super().__init__(
+            f"{table.name} ({table.label}), primary key {pk!r}, field {field!r}: {problem} "
+            f"(value {start})."
+        )
+
+
+class Reader:
+    """Turns rows as the source's driver returns them into the values the ORM would see."""
+
+    def __init__(self, table: Table, connection: BaseDatabaseWrapper) -> None:
+        self.table = table
+        self.connection = connection
+        self.columns: list[tuple[Any, list[Converter]]] = []
+        for field in table.fields:
+            column = field.get_col(table.name)
+            converters = connection.ops.get_db_converters(column) + column.get_db_converters(
+                connection
+            )
+            self.columns.append((column, converters))
+        # mysqlclient reads a zero date ('0000-00-00') as None: the text of each date column
+        # is read beside it, so that such a date is found instead of becoming NULL.
+        self.date_checks = [
+            index
+            for index, field in enumerate(table.fields)
+            if connection.vendor == "mysql" and field.get_internal_type() in DATE_TYPES
+        ]
+
+    def extra_columns(self) -> list[str]:
+        quote = self.connection.ops.quote_name
+        return [
+            f"CAST({quote(str(self.table.fields[i].column))} AS CHAR)" for i in self.date_checks
+        ]
+
+    def read(self, row: Sequence[Any]) -> list[Any]:
+        width = len(self.columns)
+        values = list(row[:width])
+        for offset, index in enumerate(self.date_checks):
+            if values[index] is None and row[width + offset] is not None:
+                raise BadValue(
+                    self.table,
+                    values[self.pk_index],
+                    self.table.fields[index].name,
+                    row[width + offset],
+                    "a date MySQL holds but no other database can (a zero date, or a zero "
+                    "month or day), which mysqlclient reads as None",
+                )
+        for index, (column, converters) in enumerate(self.columns):
+            value = values[index]
+            for converter in converters:
+                value = converter(value, column, self.connection)
+            values[index] = value
+        return values
+
+    @property
+    def pk_index(self) -> int:
+        return self.table.fields.index(self.table.pk)
+
+
+class Writer:
+    """Turns the ORM's values into what the target's backend saves, refusing what it can't hold."""
+
+    def __init__(self, table: Table, connection: BaseDatabaseWrapper) -> None:
+        self.table = table
+        self.connection = connection
+        self.checks = [_checks_for(field, connection) for field in table.fields]
+        self.pk_index = table.fields.index(table.pk)
+
+    def prepare(self, values: list[Any]) -> list[Any]:
+        self.current_pk = values[self.pk_index]
+        prepared: list[Any] = []
+        for field, check, value in zip(self.table.fields, self.checks, values, strict=True):
+            if value is None:
+                if not field.null and not _stores_empty_as_null(field, self.connection):
+                    self.refuse(field, value, "NULL in a column that does not allow it")
+                prepared.append(None)
+                continue
+            problem = check(value) if check else None
+            if problem:
+                self.refuse(field, value, problem)
+            try:
+                prepared.append(field.get_db_prep_save(value, connection=self.connection))
+            except (TypeError, ValueError, ArithmeticError) as error:
+                self.refuse(field, value, f"cannot be saved: {error}")
+        return prepared
+
+    def refuse(self, field: models.Field[Any, Any], value: object, problem: str) -> None:
+        raise BadValue(self.table, self.current_pk, field.name, value, problem)
+
+    current_pk: object = None
+
+
+def _stores_empty_as_null(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> bool:
+    # Oracle-style backends read '' as NULL; none of ours does, but the flag says it.
+    return bool(
+        connection.features.interprets_empty_strings_as_nulls and field.empty_strings_allowed
+    )
+
+
+def _checks_for(
+    field: models.Field[Any, Any], connection: BaseDatabaseWrapper
+) -> Callable[[Any], str | None] | None:
+    """What refuses a value of ``field`` that ``connection``'s column would not keep as it is."""
+    kind = stored_kind(field)
+    checks: list[Callable[[Any], str | None]] = []
+    if kind in TEXT_TYPES or isinstance(field, (models.CharField, models.TextField)):
+        if connection.vendor == "postgresql":
+            checks.append(_nul_problem)
+        limit = getattr(field, "max_length", None)
+        if limit:
+            checks.append(functools.partial(_length_problem, limit))
+    ranges = connection.ops.integer_field_ranges
+    if kind in ranges:
+        checks.append(functools.partial(_range_problem, *connection.ops.integer_field_range(kind)))
+    if isinstance(field, models.DecimalField):
+        checks.append(functools.partial(_decimal_problem, field))
+    if not checks:
+        return None
+    if len(checks) == 1:
+        return checks[0]
+    return functools.partial(_first_problem, checks)
+
+
+def _first_problem(checks: list[Callable[[Any], str | None]], value: object) -> str | None:
+    return next((problem for problem in (check(value) for check in checks) if problem), None)
+
+
+def _length_problem(limit: int, value: object) -> str | None:
+    if isinstance(value, str) and len(value) > limit:
+        return f"{len(value)} characters, longer than the column's {limit}"
+    return None
+
+
+def _range_problem(low: int | None, high: int | None, value: object) -> str | None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    if (low is not None and value < low) or (high is not None and value > high):
+        return f"out of the target column's range [{low}, {high}]"
+    return None
+
+
+def _nul_problem(value: object) -> str | None:
+    if isinstance(value, str) and "\x00" in value:
+        return "text with a NUL byte, which PostgreSQL cannot store"
+    return None
+
+
+def _decimal_problem(field: models.DecimalField[Any, Any], value: object) -> str | None:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return None
+    places = field.decimal_places or 0
+    digits = field.max_digits
+    sign, figures, exponent = value.as_tuple()
+    if isinstance(exponent, int) and -exponent > places and value != round(value, places):
+        return f"more than {places} decimal places: it would be rounded"
+    if digits is not None:
+        whole = len(figures) + exponent if isinstance(exponent, int) else len(figures)
+        if whole > digits - places:
+            return f"more than {digits - places} digits before the decimal point"
+    return None
