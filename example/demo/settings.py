@@ -43,6 +43,21 @@ if os.environ.get("DEMO_DATABASE") in ("postgresql", "mariadb"):
         "CONN_HEALTH_CHECKS": True,
     }
 
+# Where migration day moves the demo: another SQLite file, or PostgreSQL with
+# DEMO_NEW_DATABASE=postgresql (DEMO_NEW_DB_NAME, default dbtools_demo_new, on loopback).
+DATABASES["new"] = {
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": str(VAR / "new.sqlite3"),
+}
+if os.environ.get("DEMO_NEW_DATABASE") == "postgresql":
+    DATABASES["new"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": os.environ.get("DEMO_NEW_DB_NAME", "dbtools_demo_new"),
+        "USER": os.environ.get("DEMO_NEW_DB_USER", "postgres"),
+        "HOST": os.environ.get("DEMO_NEW_DB_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("DEMO_NEW_DB_PORT", "5432"),
+    }
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
