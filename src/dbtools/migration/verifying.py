@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import connections
@@ -116,15 +117,28 @@ def compare(source_alias: str, target_alias: str, table: Table) -> Report:
 
 
 def _rows(alias: str, table: Table) -> Iterator[list[Any]]:
+    json_columns = [i for i, f in enumerate(table.fields) if f.get_internal_type() == "JSONField"]
     with closing(source.batches(alias, table, BATCH)) as batches:
         for batch in batches:
             for row in batch:
-                yield [_comparable(v) for v in row]
+                row = [v.tobytes() if isinstance(v, memoryview) else v for v in row]
+                for index in json_columns:
+                    row[index] = _json_value(row[index])
+                yield row
 
 
-def _comparable(value: Any) -> Any:
-    if isinstance(value, memoryview):
-        return value.tobytes()
+def _json_value(value: Any) -> Any:
+    """A JSON value with its numbers compared by value, not by how the database spells them.
+
+    PostgreSQL's jsonb keeps a number as a numeric and writes 1.5e300 out in full, which
+    Python reads back as an int; MySQL and SQLite keep what was written.
+    """
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_value(item) for item in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     return value
 
 
