@@ -94,12 +94,14 @@ class Writer:
         self.table = table
         self.connection = connection
         self.checks = [_checks_for(field, connection) for field in table.fields]
+        self.as_read = [_saved_as_read(field) for field in table.fields]
         self.pk_index = table.fields.index(table.pk)
 
     def prepare(self, values: list[Any]) -> list[Any]:
         self.current_pk = values[self.pk_index]
         prepared: list[Any] = []
-        for field, check, value in zip(self.table.fields, self.checks, values, strict=True):
+        columns = zip(self.table.fields, self.checks, self.as_read, values, strict=True)
+        for field, check, as_read, value in columns:
             if value is None:
                 if not field.null and not _stores_empty_as_null(field, self.connection):
                     self.refuse(field, value, "NULL in a column that does not allow it")
@@ -108,6 +110,9 @@ class Writer:
             problem = check(value) if check else None
             if problem:
                 self.refuse(field, value, problem)
+            if as_read and type(value) in PLAIN_TYPES:
+                prepared.append(value)
+                continue
             try:
                 prepared.append(field.get_db_prep_save(value, connection=self.connection))
             except (TypeError, ValueError, ArithmeticError) as error:
@@ -118,6 +123,40 @@ class Writer:
         raise BadValue(self.table, self.current_pk, field.name, value, problem)
 
     current_pk: object = None
+
+
+# Django's own fields whose saved value is the Python value itself when it is of one of
+# PLAIN_TYPES: get_db_prep_save would only check the type and hand it back (or wrap it for
+# psycopg to type a bound parameter, which COPY and executemany do not need). A subclass may
+# save otherwise, so only these classes themselves.
+AS_READ_FIELDS = frozenset(
+    {
+        models.CharField,
+        models.TextField,
+        models.SlugField,
+        models.EmailField,
+        models.URLField,
+        models.BooleanField,
+        models.FloatField,
+        models.IntegerField,
+        models.BigIntegerField,
+        models.SmallIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveBigIntegerField,
+        models.PositiveSmallIntegerField,
+        models.AutoField,
+        models.BigAutoField,
+        models.SmallAutoField,
+    }
+)
+PLAIN_TYPES = frozenset({str, int, bool, float})
+
+
+def _saved_as_read(field: models.Field[Any, Any]) -> bool:
+    """Whether ``field`` (or the key a foreign key points at) saves a plain value unchanged."""
+    while type(field) in (models.ForeignKey, models.OneToOneField):
+        field = field.target_field  # type: ignore[attr-defined]
+    return type(field) in AS_READ_FIELDS
 
 
 def _stores_empty_as_null(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> bool:
