@@ -29,12 +29,19 @@ def largest_key(alias: str, table: Table) -> Any:
         return cursor.fetchone()[0]
 
 
-def batches(alias: str, table: Table, batch_size: int, after: Any = None) -> Batches:
+def batches(
+    alias: str,
+    table: Table,
+    batch_size: int,
+    after: Any = None,
+    keys: tuple[int, int] | None = None,
+) -> Batches:
     """The table's rows, converted through their fields, in batches, by ascending key.
 
     One query, read through a server-side cursor: PostgreSQL's named cursor, mysqlclient's
     streaming cursor (Django's ``.iterator()`` would buffer the whole result there), and
-    SQLite's own cursor, which steps through the result as it is fetched.
+    SQLite's own cursor, which steps through the result as it is fetched. ``after``: only keys
+    past it; ``keys``: only keys from the first to before the second.
     """
     connection = connections[alias]
     reader = Reader(table, connection)
@@ -45,6 +52,9 @@ def batches(alias: str, table: Table, batch_size: int, after: Any = None) -> Bat
     if after is not None:
         sql += f" WHERE {key} > %s"
         params.append(after)
+    elif keys is not None:
+        sql += f" WHERE {key} >= %s AND {key} < %s"
+        params.extend(keys)
     sql += f" ORDER BY {key}"
     connection.ensure_connection()
     if connection.vendor == "postgresql":

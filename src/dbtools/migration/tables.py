@@ -42,6 +42,11 @@ class Table:
     """One model's table: its columns in the order they are read and written."""
 
     model: type[models.Model]
+    # Only these fields (by name) and the key, for a verification that reads a few columns.
+    chosen: frozenset[str] | None = None
+
+    def only(self, names: frozenset[str]) -> Table:
+        return Table(self.model, names)
 
     @property
     def name(self) -> str:
@@ -53,7 +58,10 @@ class Table:
 
     @cached_property
     def fields(self) -> tuple[Field, ...]:
-        return tuple(self.model._meta.local_concrete_fields)
+        every = self.model._meta.local_concrete_fields
+        if self.chosen is None:
+            return tuple(every)
+        return tuple(f for f in every if f.name in self.chosen or f.primary_key)
 
     @property
     def pk(self) -> Field:

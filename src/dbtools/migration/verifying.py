@@ -11,9 +11,9 @@ from typing import Any
 
 from django.db import connections
 
-from dbtools.migration import preflight, sequences, source
+from dbtools.migration import digests, preflight, sequences, source
 from dbtools.migration.progress import Output
-from dbtools.migration.tables import Table
+from dbtools.migration.tables import Field, Table
 
 SHOWN = 10  # keys named per kind of difference
 BATCH = 5000
@@ -88,37 +88,69 @@ def compare(source_alias: str, target_alias: str, table: Table) -> Report:
     if not table.integer_key:
         # Text keys sort by each database's collation: matched by value instead, in memory.
         by_key = {row[key]: row for row in _rows(source_alias, table)}
-        theirs = {row[key]: row for row in _rows(target_alias, table)}
-        report.source_rows, report.target_rows = len(by_key), len(theirs)
-        for pk in sorted(by_key.keys() - theirs.keys(), key=str):
+        on_target = {row[key]: row for row in _rows(target_alias, table)}
+        report.source_rows, report.target_rows = len(by_key), len(on_target)
+        for pk in sorted(by_key.keys() - on_target.keys(), key=str):
             _note(report, "missing", pk)
-        for pk in sorted(theirs.keys() - by_key.keys(), key=str):
+        for pk in sorted(on_target.keys() - by_key.keys(), key=str):
             _note(report, "extra", pk)
-        for pk in sorted(by_key.keys() & theirs.keys(), key=str):
-            _compare_rows(report, table, pk, by_key[pk], theirs[pk])
+        for pk in sorted(by_key.keys() & on_target.keys(), key=str):
+            _compare_rows(report, table, pk, by_key[pk], on_target[pk])
         return report
-    left_rows, right_rows = _rows(source_alias, table), _rows(target_alias, table)
-    left, right = next(left_rows, None), next(right_rows, None)
-    while left is not None or right is not None:
-        if left is not None and (right is None or left[key] < right[key]):
-            report.source_rows += 1
-            _note(report, "missing", left[key])
-            left = next(left_rows, None)
-        elif right is not None and (left is None or right[key] < left[key]):
-            report.target_rows += 1
-            _note(report, "extra", right[key])
-            right = next(right_rows, None)
-        elif left is not None and right is not None:
-            report.source_rows += 1
-            report.target_rows += 1
-            _compare_rows(report, table, left[key], left, right)
-            left, right = next(left_rows, None), next(right_rows, None)
+    lows = [
+        k
+        for k in (digests.lowest_key(a, table) for a in (source_alias, target_alias))
+        if k is not None
+    ]
+    if not lows:
+        return report
+    low = min(lows)
+    pair = (connections[source_alias], connections[target_alias])
+    in_database, here = digests.split(table, pair)
+    mine, theirs = (
+        _chunks(alias, table, in_database, here, low) for alias in (source_alias, target_alias)
+    )
+    report.source_rows = sum(rows for rows, _, _ in mine.values())
+    report.target_rows = sum(rows for rows, _, _ in theirs.values())
+    for chunk in sorted(mine.keys() | theirs.keys()):
+        if mine.get(chunk) != theirs.get(chunk):
+            keys = (low + chunk * digests.CHUNK, low + (chunk + 1) * digests.CHUNK)
+            _merge(
+                report, table, _rows(source_alias, table, keys), _rows(target_alias, table, keys)
+            )
     return report
 
 
-def _rows(alias: str, table: Table) -> Iterator[list[Any]]:
+def _chunks(
+    alias: str, table: Table, in_database: list[Field], here: list[Field], low: int
+) -> dict[int, tuple[int, int, int]]:
+    """Rows, digest of the columns the database spells, digest of the rest: per chunk."""
+    computed = digests.chunks_in_database(alias, table, in_database, low)
+    read = digests.chunks_here(alias, table, here, low)
+    return {c: (rows, digest, read.get(c, (0, 0))[1]) for c, (rows, digest) in computed.items()}
+
+
+def _merge(
+    report: Report, table: Table, left_rows: Iterator[list[Any]], right_rows: Iterator[list[Any]]
+) -> None:
+    """Two streams of rows in key order: what is missing, extra, or different."""
+    key = table.fields.index(table.pk)
+    left, right = next(left_rows, None), next(right_rows, None)
+    while left is not None or right is not None:
+        if left is not None and (right is None or left[key] < right[key]):
+            _note(report, "missing", left[key])
+            left = next(left_rows, None)
+        elif right is not None and (left is None or right[key] < left[key]):
+            _note(report, "extra", right[key])
+            right = next(right_rows, None)
+        elif left is not None and right is not None:
+            _compare_rows(report, table, left[key], left, right)
+            left, right = next(left_rows, None), next(right_rows, None)
+
+
+def _rows(alias: str, table: Table, keys: tuple[int, int] | None = None) -> Iterator[list[Any]]:
     json_columns = [i for i, f in enumerate(table.fields) if f.get_internal_type() == "JSONField"]
-    with closing(source.batches(alias, table, BATCH)) as batches:
+    with closing(source.batches(alias, table, BATCH, keys=keys)) as batches:
         for batch in batches:
             for row in batch:
                 row = [v.tobytes() if isinstance(v, memoryview) else v for v in row]

@@ -1,0 +1,216 @@
+"""Digests of a table's rows, chunk by chunk of integer keys, computed where the rows are.
+
+Each database turns every row into one canonical text (the same bytes on PostgreSQL,
+MySQL/MariaDB and SQLite for the same values: integers and decimals as digits, booleans as
+0 or 1, datetimes in UTC to the microsecond, UUIDs as 32 hex digits, durations in
+microseconds, binary in hex) and sums 60 bits of each row's MD5 per chunk, so that only a
+count and a number per chunk cross the network. A column no database spells the same way
+(floats, JSON, IP addresses, and on SQLite decimals and times) is read instead, through its
+field, and digested here. Chunks that differ are then compared row by row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from contextlib import closing
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from dbtools.migration import source
+from dbtools.migration.tables import Field, Table, stored_kind
+
+CHUNK = 10_000  # keys per chunk
+Chunks = dict[int, tuple[int, int]]  # chunk -> (rows, sum of the rows' digests)
+
+INTEGERS = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+    }
+)
+TEXTS = frozenset(
+    {"CharField", "TextField", "SlugField", "EmailField", "URLField", "FileField", "FilePathField"}
+)
+
+# kind -> vendor -> SQL template of the value's canonical text ({} is the quoted column).
+CANONICAL: dict[str, dict[str, str]] = {
+    "integer": {
+        "postgresql": "{}::text",
+        "mysql": "CAST({} AS CHAR)",
+        "sqlite": "CAST({} AS TEXT)",
+    },
+    "boolean": {
+        "postgresql": "CASE WHEN {} THEN '1' ELSE '0' END",
+        "mysql": "CAST({} AS CHAR)",
+        "sqlite": "CAST({} AS TEXT)",
+    },
+    "text": {"postgresql": "{}", "mysql": "{}", "sqlite": "{}"},
+    # The column's own scale on both: numeric(20, 6) and decimal(20, 6) write six places.
+    "decimal": {"postgresql": "{}::text", "mysql": "CAST({} AS CHAR)"},
+    "date": {
+        "postgresql": "to_char({}, 'YYYY-MM-DD')",
+        "mysql": "DATE_FORMAT({}, '%%Y-%%m-%%d')",
+        "sqlite": "{}",
+    },
+    "datetime": {
+        "postgresql": "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+        "mysql": "DATE_FORMAT({}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')",
+    },
+    "uuid": {
+        "postgresql": "replace({}::text, '-', '')",
+        "mysql": "LOWER(REPLACE(CAST({} AS CHAR), '-', ''))",
+        "sqlite": "LOWER({})",
+    },
+    "duration": {
+        "postgresql": "(EXTRACT(EPOCH FROM {}) * 1000000)::bigint::text",
+        "mysql": "CAST({} AS CHAR)",
+        "sqlite": "CAST({} AS TEXT)",
+    },
+    "binary": {
+        "postgresql": "encode({}, 'hex')",
+        "mysql": "LOWER(HEX({}))",
+        "sqlite": "LOWER(HEX({}))",
+    },
+}
+# 40 bits of a row's MD5, as an integer, summed per chunk: a chunk's sum stays within a
+# 64-bit integer, which is all SQLite's SUM takes.
+ROW_DIGEST = {
+    "postgresql": "('x' || substr(md5({}), 1, 10))::bit(40)::bigint",
+    "mysql": "CAST(CONV(SUBSTRING(MD5({}), 1, 10), 16, 10) AS UNSIGNED)",
+    "sqlite": "dbtools_md5_40({})",
+}
+
+
+def kind(field: Field) -> str:
+    internal = stored_kind(field)
+    if internal in INTEGERS:
+        return "integer"
+    if internal in TEXTS:
+        return "text"
+    return {
+        "BooleanField": "boolean",
+        "DecimalField": "decimal",
+        "DateField": "date",
+        "DateTimeField": "datetime",
+        "UUIDField": "uuid",
+        "DurationField": "duration",
+        "BinaryField": "binary",
+    }.get(internal, "")
+
+
+def split(
+    table: Table, connections_: tuple[BaseDatabaseWrapper, BaseDatabaseWrapper]
+) -> tuple[list[Field], list[Field]]:
+    """The fields both databases can spell canonically, and those read and digested here."""
+    in_database: list[Field] = []
+    here: list[Field] = []
+    for field in table.fields:
+        templates = CANONICAL.get(kind(field), {})
+        # MySQL keeps a datetime as its connection's zone wrote it: UTC unless told otherwise.
+        in_utc = kind(field) != "datetime" or (
+            settings.USE_TZ and all(c.timezone_name == "UTC" for c in connections_)
+        )
+        if all(c.vendor in templates for c in connections_) and in_utc:
+            in_database.append(field)
+        else:
+            here.append(field)
+    return in_database, here
+
+
+def chunks_in_database(alias: str, table: Table, fields: list[Field], low: int) -> Chunks:
+    """Rows and digest of each chunk of CHUNK keys from ``low``, computed by the database."""
+    connection = connections[alias]
+    vendor = connection.vendor
+    quote = connection.ops.quote_name
+    parts = []
+    for field in fields:
+        value = CANONICAL[kind(field)][vendor].format(quote(str(field.column)))
+        # 'v' before a value and a bare 'n' for NULL: NULL and '' stay apart.
+        prefixed = f"CONCAT('v', {value})" if vendor == "mysql" else f"('v' || {value})"
+        parts.append(f"COALESCE({prefixed}, 'n')")
+    separator = ", '|', " if vendor == "mysql" else " || '|' || "
+    row = separator.join(parts) or "''"
+    if vendor == "mysql" and parts:
+        row = f"CONCAT({row})"
+    key = quote(str(table.pk.column))
+    chunk = f"(({key} - %s) / {CHUNK})" if vendor == "sqlite" else f"FLOOR(({key} - %s) / {CHUNK})"
+    sql = (
+        f"SELECT {chunk}, COUNT(*), SUM({ROW_DIGEST[vendor].format(row)}) "  # noqa: S608
+        f"FROM {quote(table.name)} GROUP BY 1"
+    )
+    if vendor == "sqlite":
+        _define_md5_40(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [low])
+        return {int(c): (int(n), int(d or 0)) for c, n, d in cursor.fetchall()}
+
+
+def chunks_here(alias: str, table: Table, fields: list[Field], low: int) -> Chunks:
+    """The same for ``fields`` read through their fields, digested in this process."""
+    found: dict[int, tuple[int, int]] = {}
+    if not fields:
+        return found
+    narrowed = table.only(frozenset(f.name for f in fields))
+    key = narrowed.fields.index(narrowed.pk)
+    with closing(source.batches(alias, narrowed, 5000)) as batches:
+        for batch in batches:
+            for row in batch:
+                chunk = (row[key] - low) // CHUNK
+                rows, digest = found.get(chunk, (0, 0))
+                text = json.dumps([_plain(v) for v in row], sort_keys=True, default=str)
+                found[chunk] = (rows + 1, digest + _md5_40(text))
+    return found
+
+
+def _plain(value: Any) -> Any:
+    """One spelling for one value, whichever database it was read from."""
+    if isinstance(value, memoryview):
+        return value.tobytes().hex()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    # Numbers by value: PostgreSQL's jsonb writes 1.5e300 out in full, read back as an int.
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    elif isinstance(value, int) and not isinstance(value, bool):
+        value = Decimal(value)
+    if isinstance(value, Decimal):
+        return str(value.normalize()) if value.is_finite() else str(value)
+    return value
+
+
+def _md5_40(text: str | None) -> int:
+    if text is None:
+        return 0
+    return int(hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:10], 16)
+
+
+def _define_md5_40(connection: BaseDatabaseWrapper) -> None:
+    connection.ensure_connection()
+    define: Callable[..., None] = connection.connection.create_function
+    define("dbtools_md5_40", 1, _md5_40, deterministic=True)
+
+
+def lowest_key(alias: str, table: Table) -> int | None:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN({quote(str(table.pk.column))}) FROM {quote(table.name)}")  # noqa: S608
+        value = cursor.fetchone()[0]
+    return None if value is None else int(value)
