@@ -22,6 +22,22 @@ DATE_TYPES = frozenset({"DateField", "DateTimeField"})
 TEXT_TYPES = frozenset({"CharField", "TextField"})
 
 
+class JsonNull:
+    """JSON's null in a JSONField, which the ORM reads as None, as it reads SQL's NULL."""
+
+    def __repr__(self) -> str:
+        return "JSON null"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JsonNull)
+
+    def __hash__(self) -> int:
+        return 0
+
+
+JSON_NULL = JsonNull()
+
+
 class BadValue(Exception):
     """A value the target cannot hold: where it is, and what is wrong with it."""
 
@@ -55,6 +71,9 @@ class Reader:
             for index, field in enumerate(table.fields)
             if connection.vendor == "mysql" and field.get_internal_type() in DATE_TYPES
         ]
+        self.json_columns = frozenset(
+            i for i, f in enumerate(table.fields) if f.get_internal_type() == "JSONField"
+        )
 
     def extra_columns(self) -> list[str]:
         quote = self.connection.ops.quote_name
@@ -76,9 +95,11 @@ class Reader:
                     "month or day), which mysqlclient reads as None",
                 )
         for index, (column, converters) in enumerate(self.columns):
-            value = values[index]
+            value = raw = values[index]
             for converter in converters:
                 value = converter(value, column, self.connection)
+            if value is None and raw is not None and index in self.json_columns:
+                value = JSON_NULL  # kept apart from SQL's NULL, as the database keeps it
             values[index] = value
         return values
 
@@ -112,6 +133,9 @@ class Writer:
                 self.refuse(field, value, problem)
             if as_read and type(value) in PLAIN_TYPES:
                 prepared.append(value)
+                continue
+            if value is JSON_NULL:
+                prepared.append(self.connection.ops.adapt_json_value(None, field.encoder))  # type: ignore[attr-defined]
                 continue
             try:
                 prepared.append(field.get_db_prep_save(value, connection=self.connection))

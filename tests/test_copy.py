@@ -1,0 +1,397 @@
+"""`dbtools copy` and `dbtools verify` between real databases, checked from outside.
+
+Each ordered pair runs the two-database site (tests/copy_site) in processes of its own, as a
+user runs manage.py: migrate both aliases, fill the source with every field type and relation
+shape (tests/copyapp), turn a mode on, copy. The rows are then compared through the drivers
+(tests/copy_site/compare.py), not through the code under test, and the site is pointed at the
+target to insert, follow a generic foreign key and log in with the source's session cookie.
+
+They use all three servers, so they run once per suite run, with its SQLite pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.copy_site import databases
+from tests.copy_site.compare import differences
+from tests.copy_site.tables import copied_tables
+from tests.settings import BACKEND
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = 1500
+PAIRS = [
+    ("mariadb", "postgresql"),
+    ("postgresql", "postgresql"),
+    ("sqlite", "postgresql"),
+    ("postgresql", "mariadb"),
+    ("postgresql", "sqlite"),
+    ("mariadb", "sqlite"),
+]
+
+
+@dataclass
+class Site:
+    """The two-database site for one pair, run through manage.py as a user runs it."""
+
+    source: str
+    target: str
+    folder: Path
+
+    def name(self, role: str) -> str:
+        vendor = self.source if role == "source" else self.target
+        base = "dbtools_copy_src" if role == "source" else "dbtools_copy_dst"
+        return str(self.folder / f"{base}.sqlite3") if vendor == "sqlite" else base
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **{k: v for k, v in os.environ.items() if k not in ("READ_ONLY_MODE", "GET_ONLY_MODE")},
+            "DJANGO_SETTINGS_MODULE": "tests.copy_site.settings",
+            "PYTHONPATH": str(ROOT),
+            "COPY_SOURCE": self.source,
+            "COPY_TARGET": self.target,
+            "COPY_SOURCE_NAME": self.name("source"),
+            "COPY_TARGET_NAME": self.name("target"),
+            "COPY_STATE_FILE": str(self.folder / "state.json"),
+        }
+
+    def manage(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "django", *args],
+            env=env or self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
+
+    def ok(self, *args: str) -> str:
+        done = self.manage(*args)
+        assert done.returncode == 0, f"{args}: {done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        return done.stdout
+
+    def prepare(self, rows: int = ROWS) -> str:
+        """Both databases made and migrated, the source filled; the session key printed."""
+        for role, vendor in (("source", self.source), ("target", self.target)):
+            databases.create(vendor, self.name(role))
+        self.ok("migrate", "--database", "default", "-v0")
+        self.ok("migrate", "--database", "new", "-v0")
+        printed = self.ok("populate_copy", "--database", "default", "--rows", str(rows))
+        return next(line[8:] for line in printed.splitlines() if line.startswith("session="))
+
+    def differences(self) -> list[str]:
+        return differences(
+            self.source, self.name("source"), self.target, self.name("target"), copied_tables()
+        )
+
+    def on_target(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A process of the site pointed at the target, as after the move."""
+        env = {
+            **self.env,
+            "COPY_SOURCE": self.target,
+            "COPY_SOURCE_NAME": self.name("target"),
+            "COPY_TARGET": self.source,
+            "COPY_TARGET_NAME": self.name("source"),
+        }
+        return subprocess.run(
+            [sys.executable, *args], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT
+        )
+
+    def drop(self) -> None:
+        for role, vendor in (("source", self.source), ("target", self.target)):
+            databases.drop(vendor, self.name(role))
+
+
+def schema(vendor: str, name: str) -> list[tuple[Any, ...]]:
+    """A PostgreSQL database's constraints and indexes, by name and definition."""
+    with databases.connect(vendor, name) as raw:
+        cursor = raw.cursor()
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2"
+        )
+        found = [tuple(row) for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = 'public' ORDER BY 1, 2"
+        )
+        return found + [tuple(row) for row in cursor.fetchall()]
+
+
+if BACKEND == "sqlite":
+
+    @pytest.fixture(scope="module", params=PAIRS, ids=[f"{s}-to-{t}" for s, t in PAIRS])
+    def copied(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[tuple[Site, str, str]]:
+        source, target = request.param
+        site = Site(source, target, tmp_path_factory.mktemp(f"{source}-{target}"))
+        session = site.prepare()
+        before = schema(target, site.name("target")) if target == "postgresql" else []
+        site.ok("dbtools", "on")
+        output = site.ok("dbtools", "copy", "--from", "default", "--to", "new", "--jobs", "2")
+        after = schema(target, site.name("target")) if target == "postgresql" else []
+        assert after == before, "the target's schema changed"
+        yield site, session, output
+        site.drop()
+
+    def test_every_row_is_equal_on_both_sides_after_the_copy(copied: tuple[Site, str, str]) -> None:
+        site, _, output = copied
+        assert "Everything matches." in output
+        assert site.differences() == []
+
+    def test_the_site_works_on_the_target_after_the_move(copied: tuple[Site, str, str]) -> None:
+        site, session, _ = copied
+        done = site.on_target("-m", "tests.copy_site.after_move", session)
+        assert done.returncode == 0, done.stderr[-3000:]
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+        assert found["first_insert_failures"] == []
+        assert found["comments"] > 0 and found["dangling_comments"] == []
+        assert found["logged_in_as"] == "copier"
+
+    def test_proxy_unmanaged_and_migrations_tables_are_not_copied(
+        copied: tuple[Site, str, str],
+    ) -> None:
+        site, _, output = copied
+        assert "copyapp_unmanaged" not in output and "django_migrations" not in output
+        assert "ProxyTag" not in output
+        for table in (
+            "copyapp_article_tags",
+            "copyapp_reading",
+            "django_session",
+            "copyapp_restaurant",
+        ):
+            assert table in output
+
+    @pytest.fixture
+    def site(tmp_path: Path) -> Iterator[Site]:
+        site = Site("sqlite", "postgresql", tmp_path)
+        yield site
+        site.drop()
+
+    def run_outside(site: Site, role: str, *statements: str) -> list[tuple[Any, ...]]:
+        vendor = site.source if role == "source" else site.target
+        with databases.connect(vendor, site.name(role)) as raw:
+            cursor = raw.cursor()
+            rows: list[tuple[Any, ...]] = []
+            for statement in statements:
+                cursor.execute(statement)
+                if cursor.description:
+                    rows = [tuple(r) for r in cursor.fetchall()]
+            raw.commit()
+            return rows
+
+    def copy(site: Site, *extra: str) -> subprocess.CompletedProcess[str]:
+        return site.manage("dbtools", "copy", "--from", "default", "--to", "new", *extra)
+
+    def test_verify_names_the_rows_that_differ_are_missing_or_extra(site: Site) -> None:
+        site.prepare(rows=200)
+        site.ok("dbtools", "on")
+        copy(site, "--no-verify")
+        run_outside(
+            site,
+            "target",
+            "UPDATE copyapp_everything SET char = 'changed' WHERE id = 7",
+            "DELETE FROM copyapp_everything WHERE id = 9",
+            "INSERT INTO copyapp_tag (id, name) VALUES (100000, 'extra')",
+        )
+        done = site.manage("dbtools", "verify", "--from", "default", "--to", "new")
+        assert done.returncode != 0
+        assert "1 row(s) differ: 7 (char)" in done.stdout
+        assert "1 row(s) missing on the target: 9" in done.stdout
+        assert "1 row(s) extra on the target: 100000" in done.stdout
+        assert "Differences found." in done.stdout
+
+    def test_a_value_the_target_cannot_hold_stops_the_copy_and_resume_completes_it(
+        site: Site,
+    ) -> None:
+        site.prepare(rows=400)
+        run_outside(
+            site,
+            "source",
+            "UPDATE copyapp_everything SET text = 'bad' || char(0) || 'text' WHERE id = 300",
+        )
+        site.ok("dbtools", "on")
+        done = copy(site, "--batch-size", "50")
+        assert done.returncode != 0
+        message = done.stderr
+        assert "copyapp_everything" in message and "primary key 300" in message
+        assert "'text'" in message and "NUL byte" in message and "'bad\\x00text'" in message
+        assert "--resume" in message
+        # The batches before it stay committed.
+        assert run_outside(site, "target", "SELECT MAX(id) FROM copyapp_everything") == [(250,)]
+        run_outside(site, "source", "UPDATE copyapp_everything SET text = 'fixed' WHERE id = 300")
+        resumed = copy(site, "--resume")
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        assert "resumed after key 250" in resumed.stdout
+        assert site.differences() == []
+
+    @pytest.mark.parametrize(
+        ("statement", "problem"),
+        [
+            (
+                "UPDATE copyapp_everything SET char = '" + "x" * 41 + "' WHERE id = 5",
+                "41 characters, longer than the column's 40",
+            ),
+            (
+                "UPDATE copyapp_everything SET integer = 3000000000 WHERE id = 5",
+                "out of the target column's range",
+            ),
+        ],
+    )
+    def test_values_out_of_the_targets_bounds_are_refused_by_name(
+        site: Site, statement: str, problem: str
+    ) -> None:
+        site.prepare(rows=20)
+        run_outside(site, "source", statement)
+        site.ok("dbtools", "on")
+        done = copy(site)
+        assert done.returncode != 0
+        assert problem in done.stderr and "primary key 5" in done.stderr
+
+    def test_a_mysql_zero_date_is_found_not_turned_into_null(tmp_path: Path) -> None:
+        site = Site("mariadb", "postgresql", tmp_path)
+        try:
+            site.prepare(rows=20)
+            run_outside(
+                site,
+                "source",
+                "SET SESSION sql_mode = ''",
+                "UPDATE copyapp_everything SET day_null = '0000-00-00' WHERE id = 3",
+            )
+            site.ok("dbtools", "on")
+            done = copy(site)
+            assert done.returncode != 0
+            assert "primary key 3" in done.stderr and "'day_null'" in done.stderr
+            assert "zero date" in done.stderr
+        finally:
+            site.drop()
+
+    def test_copy_refuses_before_writing_anything(site: Site) -> None:
+        site.prepare(rows=20)
+        # No mode on: writes made during the copy would be missed.
+        done = copy(site)
+        assert done.returncode != 0 and "No mode is on" in done.stderr
+        site.ok("dbtools", "on")
+        for args, expected in (
+            (["--from", "nowhere", "--to", "new"], "Unknown database alias 'nowhere'"),
+            (["--from", "default", "--to", "default"], "are the same database"),
+            (["--from", "default", "--to", "new", "--models", "nosuchapp"], "Unknown app label"),
+        ):
+            done = site.manage("dbtools", "copy", *args)
+            assert done.returncode != 0 and expected in done.stderr, done.stderr
+        assert run_outside(site, "target", "SELECT COUNT(*) FROM copyapp_everything") == [(0,)]
+        # A migration applied on the source that the target lacks.
+        site.ok("dbtools", "off")
+        site.ok("migrate", "copyapp", "zero", "--database", "new", "-v0")
+        site.ok("dbtools", "on")
+        done = copy(site)
+        assert done.returncode != 0 and "copyapp.0001_initial" in done.stderr
+
+    def test_an_occupied_target_is_refused_and_truncate_replaces_its_rows(site: Site) -> None:
+        site.prepare(rows=20)
+        run_outside(
+            site, "target", "INSERT INTO copyapp_tag (id, name) VALUES (5000, 'already here')"
+        )
+        site.ok("dbtools", "on")
+        done = copy(site)
+        assert done.returncode != 0
+        assert "copyapp_tag (copyapp.Tag): 1 row(s)" in done.stderr and "--truncate" in done.stderr
+        assert run_outside(site, "target", "SELECT COUNT(*) FROM copyapp_everything") == [(0,)]
+        done = copy(site, "--truncate", "--noinput")
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert run_outside(site, "target", "SELECT COUNT(*) FROM copyapp_tag WHERE id = 5000") == [
+            (0,)
+        ]
+        assert site.differences() == []
+
+    def test_truncate_asks_first_and_no_means_nothing_is_deleted(site: Site) -> None:
+        site.prepare(rows=20)
+        run_outside(
+            site, "target", "INSERT INTO copyapp_tag (id, name) VALUES (5000, 'already here')"
+        )
+        site.ok("dbtools", "on")
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "django",
+                "dbtools",
+                "copy",
+                "--from",
+                "default",
+                "--to",
+                "new",
+                "--truncate",
+            ],
+            env=site.env,
+            input="no\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert done.returncode != 0
+        assert "of the database 'new'" in done.stdout + done.stderr
+        assert run_outside(site, "target", "SELECT COUNT(*) FROM copyapp_tag WHERE id = 5000") == [
+            (1,)
+        ]
+
+    def test_a_dry_run_prints_the_plan_and_writes_nothing(site: Site) -> None:
+        site.prepare(rows=30)
+        site.ok("dbtools", "on")
+        output = site.ok("dbtools", "copy", "--from", "default", "--to", "new", "--dry-run")
+        assert "copyapp_everything" in output and "30 rows" in output
+        assert "replaces the target's" in output and "estimated time" in output
+        assert run_outside(site, "target", "SELECT COUNT(*) FROM copyapp_everything") == [(0,)]
+
+    def test_ctrl_c_stops_at_a_batch_boundary_and_resume_finishes(site: Site) -> None:
+        site.prepare(rows=1500)
+        site.ok("dbtools", "on")
+        running = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "django",
+                "dbtools",
+                "copy",
+                "--from",
+                "default",
+                "--to",
+                "new",
+                "--batch-size",
+                "1",
+            ],
+            env=site.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            copied = run_outside(site, "target", "SELECT COUNT(*) FROM copyapp_everything")
+            if copied[0][0] > 20:
+                break
+            time.sleep(0.05)
+        running.send_signal(signal.SIGINT)
+        _, errors = running.communicate(timeout=60)
+        assert running.returncode != 0
+        assert "Interrupted at a batch boundary" in errors and "--resume" in errors
+        resumed = copy(site, "--resume")
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        assert site.differences() == []
