@@ -4,8 +4,8 @@ empty one, the same data written on two backends apart from nothing, and one cha
 the rest.
 
 The site (tests/copy_site/) runs in processes of its own, as the copy tests run it. Its databases
-are dbtools_copy_src and dbtools_copy_dst on the servers (DBTOOLS_COPY_DB_PREFIX changes the
-"dbtools_copy" part, for two runs side by side) and files in tmp_path for SQLite.
+are dbtools_scaffold_src and dbtools_scaffold_dst on the servers (DBTOOLS_COPY_DB_PREFIX changes
+the "dbtools_scaffold" part, for two runs side by side) and files in tmp_path for SQLite.
 """
 
 from __future__ import annotations
@@ -23,9 +23,13 @@ from tests.copy_site import databases
 from tests.copy_site.compare import differences
 from tests.copy_site.tables import copied_tables
 from tests.redis_support import missing
+from tests.settings import BACKEND
+
+# The site's databases are its own whatever the suite runs on: once per suite run is enough.
+pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="runs with the suite's SQLite pass")
 
 ROOT = Path(__file__).resolve().parent.parent
-PREFIX = os.environ.get("DBTOOLS_COPY_DB_PREFIX", "dbtools_copy")
+PREFIX = os.environ.get("DBTOOLS_COPY_DB_PREFIX", "dbtools_scaffold")
 PAIRS = [("sqlite", "postgresql"), ("mariadb", "sqlite")]
 ROWS = 200
 # Set by the tests themselves, never taken from the shell running the suite.
