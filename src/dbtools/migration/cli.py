@@ -8,13 +8,13 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from dbtools.migration import verifying
+from dbtools.migration import syncing, verifying
 from dbtools.migration.copying import CopyOptions, Interrupted, copy
 from dbtools.migration.progress import Output
 from dbtools.migration.tables import copied_tables
 from dbtools.migration.values import BadValue
 
-ACTIONS = ("copy", "verify")
+ACTIONS = ("copy", "verify", "sync")
 
 
 def _positive(text: str) -> int:
@@ -34,7 +34,10 @@ def add_parsers(actions: Any) -> None:
     verifying_ = actions.add_parser(
         "verify", help="Compare every table Django manages on two database aliases, row by row."
     )
-    for parser in (copying, verifying_):
+    syncing_ = actions.add_parser(
+        "sync", help="Make the target hold exactly the source's rows, moving only the changes."
+    )
+    for parser in (copying, verifying_, syncing_):
         add = parser.add_argument
         add("--from", dest="source", required=True, metavar="SOURCE", help="A DATABASES alias.")
         add("--to", dest="target", required=True, metavar="TARGET", help="A DATABASES alias.")
@@ -46,7 +49,16 @@ def add_parsers(actions: Any) -> None:
             help="Only these: app_label or app_label.ModelName.",
         )
         add("--exclude", nargs="+", default=[], metavar="LABEL", help="All but these.")
-        add("--jobs", type=_positive, default=1, metavar="N", help="Tables at once (default 1).")
+        if parser is not syncing_:
+            add(
+                "--jobs", type=_positive, default=1, metavar="N", help="Tables at once (default 1)."
+            )
+    for parser in (copying, syncing_):
+        parser.add_argument(
+            "--live",
+            action="store_true",
+            help="The site is writable: read one consistent snapshot of the source.",
+        )
     add = copying.add_argument
     add(
         "--batch-size",
@@ -69,12 +81,20 @@ def run(
     terminal: Output,
     ask: Callable[[str], str],
 ) -> None:
-    """Run ``copy`` or ``verify``; a CommandError (a non-zero exit) when anything is wrong."""
+    """Run ``copy``, ``verify`` or ``sync``; a CommandError (a non-zero exit) on any problem."""
     source, target = options["source"], options["target"]
     if action == "verify":
         tables = copied_tables(source, target, options["models"], options["exclude"])
         if not verifying.verify(source, target, tables, out, options["jobs"]):
             raise CommandError(f"{target!r} does not hold exactly the rows of {source!r}.")
+        return
+    if action == "sync":
+        tables = syncing.sync(
+            source, target, options["models"], options["exclude"], options["live"], out
+        )
+        out.write("\nVerifying…\n")
+        if not verifying.verify(source, target, tables, out):
+            raise CommandError(f"After the sync {target!r} still differs from {source!r}.")
         return
     settings = CopyOptions(
         source=source,
@@ -86,6 +106,7 @@ def run(
         truncate=options["truncate"],
         resume=options["resume"],
         dry_run=options["dry_run"],
+        live=options["live"],
         confirm=None if options["noinput"] else (lambda question: ask(question) == "yes"),
     )
     resume = f"python manage.py dbtools copy --from {source} --to {target} --resume"

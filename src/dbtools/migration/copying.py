@@ -7,18 +7,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.management.base import CommandError
 from django.db import connections
 
-from dbtools.migration import preflight, sequences, source, target
+from dbtools.migration import preflight, records, sequences, snapshot, source, target
 from dbtools.migration.progress import Done, Output, Progress
 from dbtools.migration.tables import Table, copied_tables
 from dbtools.migration.values import BadValue, Writer
 from dbtools.permission import writes_allowed
+from dbtools.state import utcnow
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class CopyOptions:
     truncate: bool = False
     resume: bool = False
     dry_run: bool = False
+    live: bool = False
     confirm: Callable[[str], bool] | None = None  # None: --noinput
 
 
@@ -44,40 +46,71 @@ def copy(options: CopyOptions, out: Output) -> list[Table]:
     preflight.check_aliases(options.source, options.target)
     tables = copied_tables(options.source, options.target, options.include, options.exclude)
     preflight.check_migrations(options.source, options.target)
-    preflight.check_source_read_only(options.source)
-    with writes_allowed():
+    if not options.live:
+        preflight.check_source_read_only(options.source)
+    live = snapshot.consistent(options.source) if options.live else nullcontext(None)
+    with writes_allowed(), live as view:
         held = preflight.occupied(options.target, tables)
         counts = {t: source.count(options.source, t) for t in tables}
         if options.dry_run:
             _print_plan(options, tables, counts, held, out)
             return tables
-        if not options.resume:
-            if options.truncate and held:
-                _confirm_truncate(options, held)
-            elif not options.truncate:
-                preflight.check_target_empty(options.target, held)
-            # Every copied table at once: PostgreSQL truncates a table another refers to
-            # only together with it, and the others are empty (checked above) or asked for.
-            target.empty(options.target, tables)
-        target.drop_foreign_keys(options.target, tables)
-        progress = Progress(out, sum(counts.values()), len(tables))
-        _copy_tables(options, tables, counts, progress)
-        target.unchecked(options.target)  # this thread's connection: checked again below
-        target.check_foreign_keys(options.target, tables)
-        restored = target.restore_foreign_keys(options.target)
-        sequences.reset(options.target, tables)
-    progress.summary()
-    if restored:
-        out.write(f"{restored} foreign key(s) put back on {options.target!r}, as they were.\n")
+        _load(options, tables, counts, held, view, out)
+    records.put(
+        "copy",
+        options.source,
+        options.target,
+        {
+            "at": utcnow().isoformat(),
+            "live": options.live,
+            "snapshot": view and view.taken_at.isoformat(),
+        },
+    )
+    if view is not None:
+        out.write(f"Copied {view.describe()}: writes made since are not in it (`dbtools sync`).\n")
     return tables
 
 
+def _load(
+    options: CopyOptions,
+    tables: list[Table],
+    counts: dict[Table, int],
+    held: dict[Table, int],
+    view: snapshot.Snapshot | None,
+    out: Output,
+) -> None:
+    if not options.resume:
+        if options.truncate and held:
+            _confirm_truncate(options, held)
+        elif not options.truncate:
+            preflight.check_target_empty(options.target, held)
+        # Every copied table at once: PostgreSQL truncates a table another refers to
+        # only together with it, and the others are empty (checked above) or asked for.
+        target.empty(options.target, tables)
+    target.drop_foreign_keys(options.target, tables)
+    progress = Progress(out, sum(counts.values()), len(tables))
+    _copy_tables(options, tables, counts, progress, view)
+    target.unchecked(options.target)  # this thread's connection: checked again below
+    target.check_foreign_keys(options.target, tables)
+    restored = target.restore_foreign_keys(options.target)
+    sequences.reset(options.target, tables)
+    progress.summary()
+    if restored:
+        out.write(f"{restored} foreign key(s) put back on {options.target!r}, as they were.\n")
+
+
 def _copy_tables(
-    options: CopyOptions, tables: list[Table], counts: dict[Table, int], progress: Progress
+    options: CopyOptions,
+    tables: list[Table],
+    counts: dict[Table, int],
+    progress: Progress,
+    view: snapshot.Snapshot | None,
 ) -> None:
     stop = threading.Event()
-    # SQLite takes one writer at a time: more jobs would only wait on its lock.
-    jobs = 1 if connections[options.target].vendor == "sqlite" else max(1, options.jobs)
+    # SQLite takes one writer at a time: more jobs would only wait on its lock. Only
+    # PostgreSQL lets other connections read a live copy's snapshot.
+    single = connections[options.target].vendor == "sqlite" or (view and not view.shareable)
+    jobs = 1 if single else max(1, options.jobs)
     with _stopping_at_batches(stop):
         if jobs == 1:
             for table in tables:
@@ -85,7 +118,9 @@ def _copy_tables(
             return
         with ThreadPoolExecutor(jobs, thread_name_prefix="dbtools-copy") as pool:
             futures = [
-                pool.submit(_in_own_connections, _copy_table, options, t, counts[t], progress, stop)
+                pool.submit(
+                    _in_own_connections, view, _copy_table, options, t, counts[t], progress, stop
+                )
                 for t in sorted(tables, key=lambda t: -counts[t])
             ]
             finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -96,10 +131,13 @@ def _copy_tables(
                 raise failed[0].exception()  # type: ignore[misc]
 
 
-def _in_own_connections(function: Callable[..., None], *args: Any) -> None:
-    """A job thread: allowed to write for itself, its connections closed when it ends."""
+def _in_own_connections(
+    view: snapshot.Snapshot | None, function: Callable[..., None], *args: Any
+) -> None:
+    """A job thread: allowed to write for itself, reading the live copy's snapshot if any,
+    its connections closed when it ends."""
     try:
-        with writes_allowed():
+        with writes_allowed(), snapshot.joined(view) if view else nullcontext():
             function(*args)
     finally:
         connections.close_all()

@@ -53,7 +53,7 @@ CANONICAL: dict[str, dict[str, str]] = {
         "sqlite": "CAST({} AS TEXT)",
     },
     "boolean": {
-        "postgresql": "CASE WHEN {} THEN '1' ELSE '0' END",
+        "postgresql": "CASE WHEN {0} THEN '1' WHEN NOT {0} THEN '0' END",  # NULL stays NULL
         "mysql": "CAST({} AS CHAR)",
         "sqlite": "CAST({} AS TEXT)",
     },
@@ -68,6 +68,13 @@ CANONICAL: dict[str, dict[str, str]] = {
     "datetime": {
         "postgresql": "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
         "mysql": "DATE_FORMAT({}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')",
+        # Django writes the microseconds only when there are some.
+        "sqlite": "CASE WHEN length({0}) = 19 THEN {0} || '.000000' ELSE {0} END",
+    },
+    "time": {
+        "postgresql": "to_char(DATE '2000-01-01' + {}, 'HH24:MI:SS.US')",
+        "mysql": "TIME_FORMAT({}, '%%H:%%i:%%s.%%f')",
+        "sqlite": "CASE WHEN length({0}) = 8 THEN {0} || '.000000' ELSE {0} END",
     },
     "uuid": {
         "postgresql": "replace({}::text, '-', '')",
@@ -82,7 +89,7 @@ CANONICAL: dict[str, dict[str, str]] = {
     "binary": {
         "postgresql": "encode({}, 'hex')",
         "mysql": "LOWER(HEX({}))",
-        "sqlite": "LOWER(HEX({}))",
+        "sqlite": "CASE WHEN {0} IS NULL THEN NULL ELSE LOWER(HEX({0})) END",  # HEX(NULL) is ''
     },
 }
 # 40 bits of a row's MD5, as an integer, summed per chunk: a chunk's sum stays within a
@@ -105,6 +112,7 @@ def kind(field: Field) -> str:
         "DecimalField": "decimal",
         "DateField": "date",
         "DateTimeField": "datetime",
+        "TimeField": "time",
         "UUIDField": "uuid",
         "DurationField": "duration",
         "BinaryField": "binary",
@@ -130,9 +138,8 @@ def split(
     return in_database, here
 
 
-def chunks_in_database(alias: str, table: Table, fields: list[Field], low: int) -> Chunks:
-    """Rows and digest of each chunk of CHUNK keys from ``low``, computed by the database."""
-    connection = connections[alias]
+def _row_text(connection: BaseDatabaseWrapper, fields: list[Field]) -> str:
+    """SQL of one row's canonical text, made of ``fields``."""
     vendor = connection.vendor
     quote = connection.ops.quote_name
     parts = []
@@ -145,6 +152,15 @@ def chunks_in_database(alias: str, table: Table, fields: list[Field], low: int) 
     row = separator.join(parts) or "''"
     if vendor == "mysql" and parts:
         row = f"CONCAT({row})"
+    return row
+
+
+def chunks_in_database(alias: str, table: Table, fields: list[Field], low: int) -> Chunks:
+    """Rows and digest of each chunk of CHUNK keys from ``low``, computed by the database."""
+    connection = connections[alias]
+    vendor = connection.vendor
+    quote = connection.ops.quote_name
+    row = _row_text(connection, fields)
     key = quote(str(table.pk.column))
     chunk = f"(({key} - %s) / {CHUNK})" if vendor == "sqlite" else f"FLOOR(({key} - %s) / {CHUNK})"
     sql = (
@@ -170,8 +186,43 @@ def chunks_here(alias: str, table: Table, fields: list[Field], low: int) -> Chun
             for row in batch:
                 chunk = (row[key] - low) // CHUNK
                 rows, digest = found.get(chunk, (0, 0))
-                text = json.dumps([_plain(v) for v in row], sort_keys=True, default=str)
+                text = json.dumps([_plain(v) for v in row], default=str)
                 found[chunk] = (rows + 1, digest + _md5_40(text))
+    return found
+
+
+def rows_in_database(
+    alias: str, table: Table, fields: list[Field], keys: tuple[int, int]
+) -> dict[int, int]:
+    """Each row's digest, by key, for the keys from ``keys[0]`` to before ``keys[1]``."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    key = quote(str(table.pk.column))
+    row = ROW_DIGEST[connection.vendor].format(_row_text(connection, fields))
+    if connection.vendor == "sqlite":
+        _define_md5_40(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {key}, {row} FROM {quote(table.name)} "  # noqa: S608
+            f"WHERE {key} >= %s AND {key} < %s",
+            list(keys),
+        )
+        return {int(k): int(d) for k, d in cursor.fetchall()}
+
+
+def rows_here(
+    alias: str, table: Table, fields: list[Field], keys: tuple[int, int]
+) -> dict[int, int]:
+    """The same for ``fields`` read through their fields, digested in this process."""
+    if not fields:
+        return {}
+    narrowed = table.only(frozenset(f.name for f in fields))
+    index = narrowed.fields.index(narrowed.pk)
+    found = {}
+    with closing(source.batches(alias, narrowed, 5000, keys=keys)) as batches:
+        for batch in batches:
+            for row in batch:
+                found[int(row[index])] = _md5_40(json.dumps([_plain(v) for v in row], default=str))
     return found
 
 
@@ -181,8 +232,8 @@ def _plain(value: Any) -> Any:
         return value.tobytes().hex()
     if isinstance(value, bytes):
         return value.hex()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, dict):  # by key, whatever order each database keeps the keys in
+        return {str(k): _plain(v) for k, v in sorted(value.items())}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     # Numbers by value: PostgreSQL's jsonb writes 1.5e300 out in full, read back as an int.

@@ -35,13 +35,14 @@ def batches(
     batch_size: int,
     after: Any = None,
     keys: tuple[int, int] | None = None,
+    pks: list[Any] | None = None,
 ) -> Batches:
     """The table's rows, converted through their fields, in batches, by ascending key.
 
     One query, read through a server-side cursor: PostgreSQL's named cursor, mysqlclient's
     streaming cursor (Django's ``.iterator()`` would buffer the whole result there), and
     SQLite's own cursor, which steps through the result as it is fetched. ``after``: only keys
-    past it; ``keys``: only keys from the first to before the second.
+    past it; ``keys``: only keys from the first to before the second; ``pks``: only these.
     """
     connection = connections[alias]
     reader = Reader(table, connection)
@@ -55,6 +56,9 @@ def batches(
     elif keys is not None:
         sql += f" WHERE {key} >= %s AND {key} < %s"
         params.extend(keys)
+    elif pks is not None:
+        sql += f" WHERE {key} IN ({', '.join(['%s'] * len(pks))})"
+        params.extend(pks)
     sql += f" ORDER BY {key}"
     connection.ensure_connection()
     if connection.vendor == "postgresql":
