@@ -16,3 +16,16 @@ class DbToolsConfig(AppConfig):
             checks.register(check)
         guard.install_everywhere()
         handler.install()
+        self.follow_the_store()
+
+    def follow_the_store(self) -> None:
+        """Read the runtime store before the first connection is made.
+
+        A process that starts after a cut-over must open its first connection to the
+        database the route names, not to the one its settings name.
+        """
+        from dbtools.conf import conf
+        from dbtools.stores import watcher
+
+        if conf.DBTOOLS_STATE in ("cache", "file"):
+            watcher.state()

@@ -25,6 +25,9 @@ class State:
     since: datetime | None = None
     until: datetime | None = None
     set_by: str = ""
+    # A cut-over in effect: (alias, the alias whose settings it now uses), and since when.
+    route: tuple[tuple[str, str], ...] = ()
+    route_since: datetime | None = None
     # Whether a mode is on. A plain attribute, worked out once: the guard asks on every
     # query, and reading an Enum member costs about 0.2 us on Python 3.11.
     active: bool = field(init=False, repr=False, compare=False)

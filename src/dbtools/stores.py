@@ -13,6 +13,7 @@ import os
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +22,7 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from dbtools import changes
+from dbtools import changes, presence, routing
 from dbtools.conf import DEFAULT_REFRESH, conf, valid_refresh, valid_seconds
 from dbtools.push import Channel, Listener, PushError
 from dbtools.signals import mode_changed
@@ -61,6 +62,8 @@ def encode(state: State) -> str:
             "since": state.since.isoformat() if state.since else None,
             "until": state.until.isoformat() if state.until else None,
             "set_by": state.set_by,
+            "route": [list(pair) for pair in state.route],
+            "route_since": state.route_since.isoformat() if state.route_since else None,
         }
     )
 
@@ -80,11 +83,22 @@ def decode(text: object) -> State:
             since=_moment(data["since"]),
             until=_moment(data["until"]),
             set_by=data["set_by"],
+            route=_route(data.get("route", [])),
+            route_since=_moment(data.get("route_since")),
         )
     # RecursionError: JSON nested deeper than Python's stack, which anyone who can reach the
     # Redis server can publish on the channel; uncaught, it would end the watcher thread.
     except (TypeError, ValueError, KeyError, RecursionError) as error:
         raise StoreError(f"the store holds something that is not a state: {error}") from error
+
+
+def _route(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(a, str) for a in pair)
+        for pair in value
+    ):
+        raise ValueError(f"route {value!r}")
+    return tuple((str(alias), str(to)) for alias, to in value)
 
 
 def _moment(value: Any) -> datetime | None:
@@ -321,12 +335,16 @@ class Watcher:
 
     def _adopt(self, state: State, stop: threading.Event) -> None:
         if state.expired():
-            state = OFF
+            # The window ends by itself; a cut-over made in it does not.
+            state = replace(OFF, route=state.route, route_since=state.route_since)
         with self._lock:
             if stop.is_set():
                 return  # a reset happened while this read was under way: it is stale
             previous = self._state
             self._state = state
+        if state.route != previous.route:
+            routing.follow(state)
+        presence.report(state)
         if state != previous:
             changes.note()
             # Receivers are the site's own code (a chat message, a metric): one that fails is

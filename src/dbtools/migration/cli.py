@@ -8,13 +8,13 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from dbtools.migration import syncing, verifying
+from dbtools.migration import cutover, syncing, verifying
 from dbtools.migration.copying import CopyOptions, Interrupted, copy
 from dbtools.migration.progress import Output
 from dbtools.migration.tables import copied_tables
 from dbtools.migration.values import BadValue
 
-ACTIONS = ("copy", "verify", "sync")
+ACTIONS = ("copy", "verify", "sync", "cutover")
 
 
 def _positive(text: str) -> int:
@@ -37,6 +37,18 @@ def add_parsers(actions: Any) -> None:
     syncing_ = actions.add_parser(
         "sync", help="Make the target hold exactly the source's rows, moving only the changes."
     )
+    switching = actions.add_parser(
+        "cutover", help="Point an alias at another alias's settings in every process, no restart."
+    )
+    switching.add_argument("--to", dest="to", metavar="ALIAS", help="The alias to serve it from.")
+    switching.add_argument(
+        "--alias", default="default", help="The alias that moves (default: default)."
+    )
+    switching.add_argument("--force", action="store_true", help="Skip the checks of readiness.")
+    switching.add_argument(
+        "--clear", action="store_true", help="Remove the route once the settings are updated."
+    )
+    switching.add_argument("--noinput", "--no-input", action="store_true", help="Ask nothing.")
     for parser in (copying, verifying_, syncing_):
         add = parser.add_argument
         add("--from", dest="source", required=True, metavar="SOURCE", help="A DATABASES alias.")
@@ -82,6 +94,18 @@ def run(
     ask: Callable[[str], str],
 ) -> None:
     """Run ``copy``, ``verify`` or ``sync``; a CommandError (a non-zero exit) on any problem."""
+    if action == "cutover":
+        if not options["clear"] and not options["to"]:
+            raise CommandError("cutover needs --to ALIAS (or --clear).")
+        cutover.cutover(
+            options["to"],
+            options["alias"],
+            options["force"],
+            options["clear"],
+            None if options["noinput"] else ask,
+            out,
+        )
+        return
     source, target = options["source"], options["target"]
     if action == "verify":
         tables = copied_tables(source, target, options["models"], options["exclude"])

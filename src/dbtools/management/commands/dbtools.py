@@ -8,6 +8,7 @@ import json
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -15,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from dbtools import logouts
 from dbtools.durations import parse_duration, parse_moment
 from dbtools.migration import cli as migration_cli
+from dbtools.migration.cutover import not_following
 from dbtools.permission import writes_allowed
 from dbtools.state import OFF, Mode, State, utcnow
 from dbtools.stores import Store, StoreError, configured_store, refresh_interval
@@ -47,6 +49,14 @@ def _seconds(text: str) -> int:
     if not text.strip().isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds")
     return int(text)
+
+
+def _ask(question: str) -> str:
+    """The answer typed, or nothing when there is no one to type it (no terminal, EOF)."""
+    try:
+        return input(question)
+    except EOFError:
+        return ""
 
 
 class Command(BaseCommand):
@@ -103,7 +113,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         if action in migration_cli.ACTIONS:
             # The bars go to the terminal itself: OutputWrapper ends every write with a newline.
-            migration_cli.run(action, options, self.stdout, cast(Any, self.stdout)._out, input)
+            migration_cli.run(action, options, self.stdout, cast(Any, self.stdout)._out, _ask)
         elif action == "status":
             self.status(as_json=options["json"])
         elif action == "on":
@@ -146,6 +156,14 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{label} mode is on everywhere{ending}."))
 
     def switch_off(self) -> None:
+        stored = self.stored()
+        behind = not_following(stored)
+        if behind:
+            raise CommandError(
+                f"The cut-over has not reached {len(behind)} process(es) yet "
+                f"({', '.join(behind[:5])}): turning writes on now would split them between "
+                "two databases. The mode stays on."
+            )
         self.write(State(mode=Mode.OFF, since=utcnow(), set_by=operator()))
         overriding = settings_state()
         if overriding.active:
@@ -161,8 +179,17 @@ class Command(BaseCommand):
         if ended:
             self.stdout.write(f"Deleted the {ended} session(s) logged out during the window.")
 
+    def stored(self) -> State:
+        try:
+            return self.store().read() or OFF
+        except StoreError as error:
+            raise CommandError(f"Nothing changed: {error}") from error
+
     def write(self, state: State) -> None:
         store = self.store()
+        # A cut-over in effect stays in effect through on and off.
+        previous = self.stored()
+        state = replace(state, route=previous.route, route_since=previous.route_since)
         try:
             told = store.write(state)
         except StoreError as error:
@@ -199,6 +226,11 @@ class Command(BaseCommand):
             "source": "settings" if switched.active else "store" if store else "settings",
             "store": store.description if store else None,
             "store_error": problem or None,
+            "route": (
+                ", ".join(f"{a} -> {t}" for a, t in stored.route)
+                if stored and stored.route
+                else None
+            ),
         }
         if as_json:
             self.stdout.write(json.dumps(report))
