@@ -11,8 +11,10 @@ field, and digested here. Chunks that differ are then compared row by row.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sqlite3
 from collections.abc import Callable
 from contextlib import closing
 from decimal import Decimal
@@ -21,6 +23,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 
 from dbtools.migration import source
 from dbtools.migration.tables import Field, Table, stored_kind
@@ -253,7 +257,20 @@ def _md5_40(text: str | None) -> int:
 
 
 def _define_md5_40(connection: BaseDatabaseWrapper) -> None:
-    connection.ensure_connection()
+    """For a connection opened before this module was imported (the receiver below)."""
+    if connection.connection is None:
+        connection.ensure_connection()  # the receiver defines it
+        return
+    with contextlib.suppress(sqlite3.OperationalError):  # busy: defined when it opened
+        _defined_on_sqlite(connection)
+
+
+@receiver(connection_created)
+def _defined_on_sqlite(connection: BaseDatabaseWrapper, **kwargs: object) -> None:
+    """Every SQLite connection gets the digest function as it opens: SQLite refuses to
+    define one while a statement of the connection is under way (a live copy's read)."""
+    if connection.vendor != "sqlite":
+        return
     define: Callable[..., None] = connection.connection.create_function
     define("dbtools_md5_40", 1, _md5_40, deterministic=True)
 

@@ -52,6 +52,9 @@ def consistent(alias: str) -> Iterator[Snapshot]:
             cursor.execute("SELECT pg_export_snapshot()")
             exported = str(cursor.fetchone()[0])
         elif vendor == "mysql":
+            # Django opens MySQL sessions in READ COMMITTED, where each statement sees the
+            # latest rows: the snapshot holds only in REPEATABLE READ.
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         else:
             cursor.execute("SELECT COUNT(*) FROM sqlite_master")  # the read begins here
