@@ -64,6 +64,14 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -r requirements/bench.txt
 	$(BIN)/python benchmarks/report.py
 
+# dbtools copy against pgloader, dumpdata | loaddata, a bare Python copy and the clients' own
+# pipe, MariaDB and PostgreSQL to PostgreSQL (loopback), written to docs/copy-benchmarks.md.
+# Long (1.2 million rows per pair, every contender): not part of `make bench`.
+.PHONY: bench-copy
+bench-copy: $(STAMP)
+	$(BIN)/python -m pip install -q -r requirements/bench.txt
+	$(BIN)/python benchmarks/copy_throughput.py
+
 # Python 3.10-3.13 x Django 5.2, 6.0, 6.1, and psycopg2 (see tox.ini); CORNERS=1 runs the
 # oldest and newest corners and psycopg2 only.
 matrix: $(STAMP)

@@ -1,0 +1,3 @@
+"""No pages: the copy benchmark runs management commands only."""
+
+urlpatterns: list[object] = []
