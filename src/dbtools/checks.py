@@ -283,6 +283,8 @@ def check_status_url(**kwargs: Any) -> list[CheckMessage]:
 
     from dbtools.views import status
 
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return []  # a project with no URLs (a library's own settings): nothing to reach
     try:
         url = reverse("dbtools:status")
     except NoReverseMatch:

@@ -180,10 +180,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Deleted the {ended} session(s) logged out during the window.")
 
     def stored(self) -> State:
+        """What the store holds now; OFF when it holds nothing readable, which the write
+        about to be made replaces (the way out of a store holding garbage)."""
         try:
             return self.store().read() or OFF
-        except StoreError as error:
-            raise CommandError(f"Nothing changed: {error}") from error
+        except StoreError:
+            return OFF
 
     def write(self, state: State) -> None:
         store = self.store()
