@@ -161,7 +161,7 @@ def _copy_table(
     remaining = total if after is None else max(0, total - source.count(options.target, table))
     done = Done(table.label, table.name)
     running = progress.start(done, remaining)
-    writer = Writer(table, connections[options.target])
+    writer = Writer(table, connections[options.target], connections[options.source])
     try:
         with closing(source.batches(options.source, table, options.batch_size, after)) as rows:
             for batch in rows:
@@ -241,7 +241,7 @@ def _sample_rate(options: CopyOptions, tables: list[Table], counts: dict[Table, 
         size = min(2000, options.batch_size)
         with closing(source.batches(options.source, table, size)) as read:
             batch = next(read, [])
-        writer = Writer(table, connections[options.target])
+        writer = Writer(table, connections[options.target], connections[options.source])
         for row in batch:
             writer.prepare(row)
         rows += len(batch)

@@ -156,7 +156,7 @@ def _delete(alias: str, table: Table, keys: list[int]) -> None:
 
 
 def _insert(source_alias: str, target_alias: str, table: Table, keys: list[int] | None) -> None:
-    writer = Writer(table, connections[target_alias])
+    writer = Writer(table, connections[target_alias], connections[source_alias])
     with closing(source.batches(source_alias, table, 5000, pks=keys)) as batches:
         for batch in batches:
             target.write(target_alias, table, [writer.prepare(row) for row in batch])

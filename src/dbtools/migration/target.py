@@ -31,13 +31,35 @@ def write(alias: str, table: Table, rows: Sequence[Sequence[Any]]) -> None:
     # connection's read-only session in line before the driver's own COPY runs.
     with transaction.atomic(using=alias), connection.cursor() as cursor:
         if uses_copy(connection):
-            with cursor.cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+            # Binary: about half the work of text for psycopg, each value dumped as the
+            # column's own type (read from the catalogue once per table).
+            sql = f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+            types = _column_types(cursor, table)  # before the COPY: no query runs during one
+            with cursor.cursor.copy(sql) as copy:
+                copy.set_types(types)
                 for row in rows:
                     copy.write_row(row)
             return
         marks = ", ".join(["%s"] * len(columns))
         sql = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
         cursor.executemany(sql, rows)
+
+
+_types: dict[tuple[str, str], list[int]] = {}
+
+
+def _column_types(cursor: Any, table: Table) -> list[int]:
+    """The type of each of the table's columns, in the order they are written (PostgreSQL)."""
+    key = (cursor.db.settings_dict["NAME"], table.name)
+    if key not in _types:
+        cursor.execute(
+            "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass "
+            "AND attnum > 0 AND NOT attisdropped",
+            [cursor.db.ops.quote_name(table.name)],
+        )
+        found = dict(cursor.fetchall())
+        _types[key] = [int(found[str(f.column)]) for f in table.fields]
+    return _types[key]
 
 
 def empty(alias: str, tables: Sequence[Table]) -> None:

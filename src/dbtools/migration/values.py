@@ -7,7 +7,9 @@ rounded or turned into NULL on the way.
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -111,11 +113,16 @@ class Reader:
 class Writer:
     """Turns the ORM's values into what the target's backend saves, refusing what it can't hold."""
 
-    def __init__(self, table: Table, connection: BaseDatabaseWrapper) -> None:
+    def __init__(
+        self,
+        table: Table,
+        connection: BaseDatabaseWrapper,
+        source: BaseDatabaseWrapper | None = None,
+    ) -> None:
         self.table = table
         self.connection = connection
-        self.checks = [_checks_for(field, connection) for field in table.fields]
-        self.as_read = [_saved_as_read(field) for field in table.fields]
+        self.checks = [_checks_for(field, connection, source) for field in table.fields]
+        self.as_read = [_saved_as_read(field, connection) for field in table.fields]
         self.pk_index = table.fields.index(table.pk)
 
     def prepare(self, values: list[Any]) -> list[Any]:
@@ -131,7 +138,7 @@ class Writer:
             problem = check(value) if check else None
             if problem:
                 self.refuse(field, value, problem)
-            if as_read and type(value) in PLAIN_TYPES:
+            if type(value) in as_read and (type(value) is not datetime or value.tzinfo):
                 prepared.append(value)
                 continue
             if value is JSON_NULL:
@@ -174,13 +181,32 @@ AS_READ_FIELDS = frozenset(
     }
 )
 PLAIN_TYPES = frozenset({str, int, bool, float})
+# And on PostgreSQL through psycopg 3, which takes these values as they are: Django's
+# backend hands them to the driver unchanged (an aware datetime only: a naive one is made
+# aware first).
+AS_READ_ON_POSTGRESQL: dict[type[models.Field[Any, Any]], frozenset[type]] = {
+    models.DateTimeField: frozenset({datetime}),
+    models.DateField: frozenset({date}),
+    models.TimeField: frozenset({time}),
+    models.UUIDField: frozenset({uuid.UUID}),
+    models.DecimalField: frozenset({Decimal}),
+    models.DurationField: frozenset({timedelta}),
+    models.BinaryField: frozenset({bytes}),
+}
 
 
-def _saved_as_read(field: models.Field[Any, Any]) -> bool:
-    """Whether ``field`` (or the key a foreign key points at) saves a plain value unchanged."""
+def _saved_as_read(
+    field: models.Field[Any, Any], connection: BaseDatabaseWrapper
+) -> frozenset[type]:
+    """The types of value ``field`` (or the key a foreign key points at) saves unchanged."""
     while type(field) in (models.ForeignKey, models.OneToOneField):
         field = field.target_field  # type: ignore[attr-defined]
-    return type(field) in AS_READ_FIELDS
+    if type(field) in AS_READ_FIELDS:
+        return PLAIN_TYPES
+    driver = getattr(getattr(connection, "Database", None), "__name__", "")
+    if connection.vendor == "postgresql" and driver == "psycopg":
+        return AS_READ_ON_POSTGRESQL.get(type(field), frozenset())
+    return frozenset()
 
 
 def _stores_empty_as_null(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> bool:
@@ -191,21 +217,31 @@ def _stores_empty_as_null(field: models.Field[Any, Any], connection: BaseDatabas
 
 
 def _checks_for(
-    field: models.Field[Any, Any], connection: BaseDatabaseWrapper
+    field: models.Field[Any, Any],
+    connection: BaseDatabaseWrapper,
+    source: BaseDatabaseWrapper | None,
 ) -> Callable[[Any], str | None] | None:
-    """What refuses a value of ``field`` that ``connection``'s column would not keep as it is."""
+    """What refuses a value of ``field`` that ``connection``'s column would not keep as it is.
+
+    Only what the source's own column could hold: PostgreSQL holds no NUL, PostgreSQL and
+    MySQL enforce a column's length and a decimal's digits, and the same integer type has
+    the same range on both sides of most pairs. SQLite enforces none of them.
+    """
     kind = stored_kind(field)
+    loose = source is None or source.vendor == "sqlite"
     checks: list[Callable[[Any], str | None]] = []
     if kind in TEXT_TYPES or isinstance(field, (models.CharField, models.TextField)):
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and (source is None or source.vendor != "postgresql"):
             checks.append(_nul_problem)
         limit = getattr(field, "max_length", None)
-        if limit:
+        if limit and loose:
             checks.append(functools.partial(_length_problem, limit))
     ranges = connection.ops.integer_field_ranges
     if kind in ranges:
-        checks.append(functools.partial(_range_problem, *connection.ops.integer_field_range(kind)))
-    if isinstance(field, models.DecimalField):
+        bounds = connection.ops.integer_field_range(kind)
+        if loose or source.ops.integer_field_range(kind) != bounds:  # type: ignore[union-attr]
+            checks.append(functools.partial(_range_problem, *bounds))
+    if isinstance(field, models.DecimalField) and loose:
         checks.append(functools.partial(_decimal_problem, field))
     if not checks:
         return None
@@ -215,7 +251,11 @@ def _checks_for(
 
 
 def _first_problem(checks: list[Callable[[Any], str | None]], value: object) -> str | None:
-    return next((problem for problem in (check(value) for check in checks) if problem), None)
+    for check in checks:
+        problem = check(value)
+        if problem:
+            return problem
+    return None
 
 
 def _length_problem(limit: int, value: object) -> str | None:
