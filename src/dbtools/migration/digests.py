@@ -135,11 +135,21 @@ def split(
         in_utc = kind(field) != "datetime" or (
             settings.USE_TZ and all(c.timezone_name == "UTC" for c in connections_)
         )
-        if all(c.vendor in templates for c in connections_) and in_utc:
+        # Two databases of one engine write any value alike, as text.
+        same = connections_[0].vendor == connections_[1].vendor
+        if (same or all(c.vendor in templates for c in connections_)) and in_utc:
             in_database.append(field)
         else:
             here.append(field)
     return in_database, here
+
+
+# A value as its database writes it as text: for two databases of the same engine.
+AS_TEXT = {"postgresql": "{}::text", "mysql": "CAST({} AS CHAR)", "sqlite": "CAST({} AS TEXT)"}
+
+
+def _template(field: Field, vendor: str) -> str:
+    return CANONICAL.get(kind(field), {}).get(vendor) or AS_TEXT[vendor]
 
 
 def _row_text(connection: BaseDatabaseWrapper, fields: list[Field]) -> str:
@@ -148,7 +158,7 @@ def _row_text(connection: BaseDatabaseWrapper, fields: list[Field]) -> str:
     quote = connection.ops.quote_name
     parts = []
     for field in fields:
-        value = CANONICAL[kind(field)][vendor].format(quote(str(field.column)))
+        value = _template(field, vendor).format(quote(str(field.column)))
         # 'v' before a value and a bare 'n' for NULL: NULL and '' stay apart.
         prefixed = f"CONCAT('v', {value})" if vendor == "mysql" else f"('v' || {value})"
         parts.append(f"COALESCE({prefixed}, 'n')")
@@ -159,36 +169,52 @@ def _row_text(connection: BaseDatabaseWrapper, fields: list[Field]) -> str:
     return row
 
 
-def chunks_in_database(alias: str, table: Table, fields: list[Field], low: int) -> Chunks:
-    """Rows and digest of each chunk of CHUNK keys from ``low``, computed by the database."""
+def chunks_in_database(
+    alias: str,
+    table: Table,
+    fields: list[Field],
+    low: int,
+    size: int = CHUNK,
+    keys: tuple[int, int] | None = None,
+) -> Chunks:
+    """Rows and digest of each chunk of ``size`` keys from ``low``, computed by the database
+    (only the keys from ``keys[0]`` to before ``keys[1]``, if given)."""
     connection = connections[alias]
     vendor = connection.vendor
     quote = connection.ops.quote_name
     row = _row_text(connection, fields)
     key = quote(str(table.pk.column))
-    chunk = f"(({key} - %s) / {CHUNK})" if vendor == "sqlite" else f"FLOOR(({key} - %s) / {CHUNK})"
+    chunk = f"(({key} - %s) / {size})" if vendor == "sqlite" else f"FLOOR(({key} - %s) / {size})"
+    within = f" WHERE {key} >= %s AND {key} < %s" if keys else ""
     sql = (
         f"SELECT {chunk}, COUNT(*), SUM({ROW_DIGEST[vendor].format(row)}) "  # noqa: S608
-        f"FROM {quote(table.name)} GROUP BY 1"
+        f"FROM {quote(table.name)}{within} GROUP BY 1"
     )
     if vendor == "sqlite":
         _define_md5_40(connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [low])
+        cursor.execute(sql, [low, *(keys or ())])
         return {int(c): (int(n), int(d or 0)) for c, n, d in cursor.fetchall()}
 
 
-def chunks_here(alias: str, table: Table, fields: list[Field], low: int) -> Chunks:
+def chunks_here(
+    alias: str,
+    table: Table,
+    fields: list[Field],
+    low: int,
+    size: int = CHUNK,
+    keys: tuple[int, int] | None = None,
+) -> Chunks:
     """The same for ``fields`` read through their fields, digested in this process."""
     found: dict[int, tuple[int, int]] = {}
     if not fields:
         return found
     narrowed = table.only(frozenset(f.name for f in fields))
     key = narrowed.fields.index(narrowed.pk)
-    with closing(source.batches(alias, narrowed, 5000)) as batches:
+    with closing(source.batches(alias, narrowed, 5000, keys=keys)) as batches:
         for batch in batches:
             for row in batch:
-                chunk = (row[key] - low) // CHUNK
+                chunk = (row[key] - low) // size
                 rows, digest = found.get(chunk, (0, 0))
                 text = json.dumps([_plain(v) for v in row], default=str)
                 found[chunk] = (rows + 1, digest + _md5_40(text))
