@@ -168,7 +168,10 @@ def before_view(request: HttpRequest, state: State) -> tuple[State | None, Respo
     cookie = request.COOKIES.get(_session_cookie_name)
     if state.mode is Mode.ANONYMOUS or (cookie and logouts.logged_out(cookie)):
         log_out(request)
-    freeze_session(request)
+    elif cookie:
+        # A visitor with no session cookie has nothing to read: their session stays the
+        # lazy one, and is frozen after the view only if the view put something in it.
+        freeze_session(request)
     if not is_safe(request):
         if logouts.is_logout(request):
             request.__dict__[LOGGING_OUT_ATTR] = cookie
@@ -188,10 +191,10 @@ def after_view(request: HttpRequest, response: Response, state: State | None) ->
         return response
     if state is not None or REFUSED_ATTR in attributes:
         session = attributes.get("session")
-        if type(session) is FrozenSession:  # frozen before the view, as it mostly is
+        if type(session) is FrozenSession:  # frozen before the view
             session.seal()
             request.COOKIES.pop(_session_cookie_name, None)
-        else:
+        elif session is not None and session.modified:  # no cookie, and the view wrote
             seal_session(request)
         return response
     session = attributes.get("session")
