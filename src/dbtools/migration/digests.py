@@ -27,24 +27,11 @@ from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
 from dbtools.migration import source
-from dbtools.migration.tables import Field, Table, stored_kind
+from dbtools.migration.tables import INTEGER_KEYS, Field, Table, stored_kind
 
 CHUNK = 10_000  # keys per chunk
 Chunks = dict[int, tuple[int, int]]  # chunk -> (rows, sum of the rows' digests)
 
-INTEGERS = frozenset(
-    {
-        "AutoField",
-        "BigAutoField",
-        "SmallAutoField",
-        "IntegerField",
-        "BigIntegerField",
-        "SmallIntegerField",
-        "PositiveIntegerField",
-        "PositiveBigIntegerField",
-        "PositiveSmallIntegerField",
-    }
-)
 TEXTS = frozenset(
     {"CharField", "TextField", "SlugField", "EmailField", "URLField", "FileField", "FilePathField"}
 )
@@ -107,7 +94,7 @@ ROW_DIGEST = {
 
 def kind(field: Field) -> str:
     internal = stored_kind(field)
-    if internal in INTEGERS:
+    if internal in INTEGER_KEYS:
         return "integer"
     if internal in TEXTS:
         return "text"
