@@ -194,8 +194,8 @@ def after_view(request: HttpRequest, response: Response, state: State | None) ->
         if type(session) is FrozenSession:  # frozen before the view
             session.seal()
             request.COOKIES.pop(_session_cookie_name, None)
-        elif session is not None and session.modified:  # no cookie, and the view wrote
-            seal_session(request)
+        elif session is not None and (session.modified or _save_every_request):
+            seal_session(request)  # not frozen before the view, and something would be saved
         return response
     session = attributes.get("session")
     if session is not None and (session.modified or _save_every_request):
