@@ -12,6 +12,7 @@ are allowed again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -56,11 +57,22 @@ def is_logout(request: HttpRequest) -> bool:
 
 
 def remember(session_key: str) -> None:
-    """Note that the visitor holding ``session_key`` logged out while writes were refused."""
+    """Note that the visitor holding ``session_key`` logged out while writes were refused.
+
+    A store that cannot be written still lets the logout through: the cookie is cleared
+    all the same, only a replay of it is not caught.
+    """
+    try:
+        _note(session_key)
+    except Exception as error:  # every cache backend fails in its own way
+        logger.warning("Logout not remembered in the runtime store: %s", error)
+
+
+def _note(session_key: str) -> None:
     store = configured_store()
     if isinstance(store, CacheStore):
         cache = caches[store.alias]
-        if cache.add(f"{CACHE_PREFIX}:key:{session_key}", 1, timeout=None):
+        if cache.add(_marker(session_key), 1, timeout=None):
             # incr is atomic on Redis and memcached: two processes never take one slot.
             cache.add(f"{CACHE_PREFIX}:count", 0, timeout=None)
             slot = cache.incr(f"{CACHE_PREFIX}:count")
@@ -85,7 +97,7 @@ def logged_out(session_key: str) -> bool:
     store = configured_store()
     try:
         if isinstance(store, CacheStore):
-            return caches[store.alias].get(f"{CACHE_PREFIX}:key:{session_key}") is not None
+            return caches[store.alias].get(_marker(session_key)) is not None
         if isinstance(store, FileStore):
             return session_key in _read_file(store)
     except Exception as error:  # a store that cannot be read serves the session as it is
@@ -103,9 +115,7 @@ def forget_all() -> list[str]:
         count = min(int(cache.get(f"{CACHE_PREFIX}:count") or 0), MOST_REMEMBERED)
         slots = [f"{CACHE_PREFIX}:{slot}" for slot in range(1, count + 1)]
         keys = [str(key) for key in cache.get_many(slots).values()]
-        cache.delete_many(
-            [*slots, f"{CACHE_PREFIX}:count", *(f"{CACHE_PREFIX}:key:{key}" for key in keys)]
-        )
+        cache.delete_many([*slots, f"{CACHE_PREFIX}:count", *(_marker(key) for key in keys)])
     elif isinstance(store, FileStore):
         path = _file(store)
         keys = sorted(_read_file(store))
@@ -128,6 +138,12 @@ def end_window() -> int:
     for key in keys:
         engine.SessionStore(session_key=key).delete()
     return len(keys)
+
+
+def _marker(session_key: str) -> str:
+    """The cache key noting one logout: a digest, since the cookie is whatever the client
+    sent, and memcached refuses keys with spaces or over 250 characters."""
+    return f"{CACHE_PREFIX}:key:{hashlib.sha256(session_key.encode()).hexdigest()}"
 
 
 def _file(store: FileStore) -> Path:
