@@ -54,8 +54,9 @@ def log(message: str) -> None:
 class Database:
     """Admin access to the database under test: set-up, audit, faults and final checks."""
 
-    def __init__(self, vendor: str) -> None:
+    def __init__(self, vendor: str, name: str = DB_NAME) -> None:
         self.vendor = vendor
+        self.name = name
 
     def admin(self, database: str | None = None) -> Any:
         if self.vendor == "postgresql":
@@ -72,8 +73,9 @@ class Database:
         connection.autocommit(True)
         return connection
 
-    def run(self, *statements: str, database: str | None = DB_NAME) -> list[tuple[Any, ...]]:
-        connection = self.admin(database)
+    def run(self, *statements: str, database: str | None = "") -> list[tuple[Any, ...]]:
+        """Run ``statements`` on ``database`` ("": this one; None: the server's default)."""
+        connection = self.admin(self.name if database == "" else database)
         try:
             cursor = connection.cursor()
             rows: list[tuple[Any, ...]] = []
@@ -88,18 +90,18 @@ class Database:
     def create(self) -> dict[str, str]:
         if self.vendor == "postgresql":
             self.run(
-                f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)',
-                f'CREATE DATABASE "{DB_NAME}"',
+                f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)',
+                f'CREATE DATABASE "{self.name}"',
                 database=None,
             )
             return {"DEMO_DB_USER": "postgres", "DEMO_DB_PORT": "5432"}
         # A user without SUPER, so that SET GLOBAL read_only applies to the app.
         self.run(
-            f"DROP DATABASE IF EXISTS {DB_NAME}",
-            f"CREATE DATABASE {DB_NAME}",
+            f"DROP DATABASE IF EXISTS {self.name}",
+            f"CREATE DATABASE {self.name}",
             f"DROP USER IF EXISTS '{MARIADB_USER}'@'127.0.0.1'",
             f"CREATE USER '{MARIADB_USER}'@'127.0.0.1' IDENTIFIED BY '{MARIADB_PASSWORD}'",
-            f"GRANT ALL ON {DB_NAME}.* TO '{MARIADB_USER}'@'127.0.0.1'",
+            f"GRANT ALL ON {self.name}.* TO '{MARIADB_USER}'@'127.0.0.1'",
             database=None,
         )
         return {
@@ -155,12 +157,12 @@ class Database:
         if self.vendor == "postgresql":
             rows = self.run(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                f"WHERE datname = '{DB_NAME}' AND pid <> pg_backend_pid()",
+                f"WHERE datname = '{self.name}' AND pid <> pg_backend_pid()",
                 database="postgres",
             )
             return len(rows)
         ids = self.run(
-            f"SELECT id FROM information_schema.processlist WHERE db = '{DB_NAME}' "
+            f"SELECT id FROM information_schema.processlist WHERE db = '{self.name}' "
             "AND id <> CONNECTION_ID()",
             database=None,
         )

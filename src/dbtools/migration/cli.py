@@ -113,11 +113,11 @@ def run(
             raise CommandError(f"{target!r} does not hold exactly the rows of {source!r}.")
         return
     if action == "sync":
-        tables = syncing.sync(
+        tables, changed = syncing.sync(
             source, target, options["models"], options["exclude"], options["live"], out
         )
         out.write("\nVerifying…\n")
-        if not verifying.verify(source, target, tables, out):
+        if not verifying.verify(source, target, tables, out, scope=changed):
             raise CommandError(f"After the sync {target!r} still differs from {source!r}.")
         return
     settings = CopyOptions(

@@ -17,7 +17,8 @@ from django.db import connections
 from dbtools.migration import preflight, records, sequences, snapshot, source, target
 from dbtools.migration.progress import Done, Output, Progress
 from dbtools.migration.tables import Table, copied_tables
-from dbtools.migration.values import BadValue, Writer
+from dbtools.migration.transfer import Transfer
+from dbtools.migration.values import BadValue
 from dbtools.permission import writes_allowed
 from dbtools.state import utcnow
 
@@ -161,13 +162,14 @@ def _copy_table(
     remaining = total if after is None else max(0, total - source.count(options.target, table))
     done = Done(table.label, table.name)
     running = progress.start(done, remaining)
-    writer = Writer(table, connections[options.target], connections[options.source])
+    transfer = Transfer(table, options.source, options.target)
+    read = source.batches(options.source, table, options.batch_size, after, raw=True)
     try:
-        with closing(source.batches(options.source, table, options.batch_size, after)) as rows:
+        with closing(read) as rows:
             for batch in rows:
                 if stop.is_set():
                     raise Interrupted
-                target.write(options.target, table, [writer.prepare(row) for row in batch])
+                transfer.write(batch)
                 running.advance(len(batch))
     except BadValue:
         stop.set()
@@ -239,11 +241,11 @@ def _sample_rate(options: CopyOptions, tables: list[Table], counts: dict[Table, 
     rows, started = 0, time.monotonic()
     for table in sample:
         size = min(2000, options.batch_size)
-        with closing(source.batches(options.source, table, size)) as read:
+        with closing(source.batches(options.source, table, size, raw=True)) as read:
             batch = next(read, [])
-        writer = Writer(table, connections[options.target], connections[options.source])
+        transfer = Transfer(table, options.source, options.target)
         for row in batch:
-            writer.prepare(row)
+            transfer.convert(row)
         rows += len(batch)
     elapsed = time.monotonic() - started
     return rows / elapsed / 2 if rows and elapsed > 0 else 0.0

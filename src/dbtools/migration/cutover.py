@@ -21,6 +21,7 @@ from dbtools import presence, routing
 from dbtools.conf import conf
 from dbtools.migration import records, verifying
 from dbtools.migration.progress import Output
+from dbtools.migration.sides import sides
 from dbtools.migration.tables import copied_tables
 from dbtools.state import OFF, State, utcnow
 from dbtools.stores import Store, StoreError, configured_store, refresh_interval
@@ -109,7 +110,10 @@ def _check_going_back(
     connections.settings[OLD] = dict(routing.configured(alias))
     try:
         tables = copied_tables(OLD, now_on)
-        differing = [t.label for t in tables if not verifying.compare(OLD, now_on, t).matches]
+        with sides() as pair:
+            differing = [
+                t.label for t in tables if not verifying.compare(OLD, now_on, t, pair).matches
+            ]
     finally:
         connections[OLD].close()
         del connections.settings[OLD]

@@ -21,8 +21,9 @@ from django.db import connections, transaction
 
 from dbtools.migration import digests, preflight, records, sequences, snapshot, source, target
 from dbtools.migration.progress import Output
+from dbtools.migration.sides import Sides, sides
 from dbtools.migration.tables import Field, Table, copied_tables
-from dbtools.migration.values import Writer
+from dbtools.migration.transfer import Transfer
 from dbtools.permission import writes_allowed
 
 IN_CLAUSE = 1000  # keys per DELETE … IN and SELECT … IN
@@ -36,6 +37,7 @@ class Changes:
     changed: list[int] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
     whole: bool = False  # no integer key: copied again whole
+    chunks: list[tuple[int, int]] = field(default_factory=list)  # the key ranges that differed
     seconds: float = 0.0
 
     @property
@@ -50,8 +52,12 @@ def sync(
     exclude: Sequence[str],
     live: bool,
     out: Output,
-) -> list[Table]:
-    """Apply the source's changes to the target; the tables covered (for the verification)."""
+) -> tuple[list[Table], dict[Table, list[tuple[int, int]]]]:
+    """Apply the source's changes to the target.
+
+    Returns the tables covered and, for each table not copied again whole, the ranges of
+    keys its changes fell in: the verification that follows need look again only there.
+    """
     preflight.check_aliases(source_alias, target_alias)
     tables = copied_tables(source_alias, target_alias, include, exclude)
     preflight.check_migrations(source_alias, target_alias)
@@ -65,10 +71,10 @@ def sync(
         )
     view_of = snapshot.consistent(source_alias) if live else nullcontext(None)
     found: list[Changes] = []
-    with writes_allowed(), view_of as view:
+    with writes_allowed(), view_of as view, sides() as pair:
         for table in tables:
             started = time.monotonic()
-            changes = _changes(source_alias, target_alias, table)
+            changes = _changes(source_alias, target_alias, table, pair)
             changes.seconds = time.monotonic() - started
             found.append(changes)
             out.write(_line(changes))
@@ -77,10 +83,10 @@ def sync(
     _summary(found, out)
     if view is not None:
         out.write(f"Synced {view.describe()}: writes made since are not in it.\n")
-    return tables
+    return tables, {c.table: c.chunks for c in found if not c.whole}
 
 
-def _changes(source_alias: str, target_alias: str, table: Table) -> Changes:
+def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) -> Changes:
     changes = Changes(table)
     if not table.integer_key:
         changes.whole = True
@@ -100,7 +106,7 @@ def _changes(source_alias: str, target_alias: str, table: Table) -> Changes:
         return {c: (n, d, read.get(c, (0, 0))[1]) for c, (n, d) in computed.items()}
 
     def differing(size: int, keys: tuple[int, int] | None) -> list[tuple[int, int]]:
-        mine, theirs = chunks(source_alias, size, keys), chunks(target_alias, size, keys)
+        mine, theirs = pair.both(chunks, source_alias, target_alias, size, keys)
         return [
             (low + chunk * size, low + (chunk + 1) * size)
             for chunk in sorted(mine.keys() | theirs.keys())
@@ -111,8 +117,11 @@ def _changes(source_alias: str, target_alias: str, table: Table) -> Changes:
     # thousand scattered changes in a million rows touch nearly every chunk, but few of
     # the small ones in each.
     for keys in differing(digests.CHUNK, None):
+        changes.chunks.append(keys)
         for small in differing(SMALL_CHUNK, keys):
-            left, right = (_row_digests(a, table, in_database, here, small) for a in aliases)
+            left, right = pair.both(
+                _row_digests, source_alias, target_alias, table, in_database, here, small
+            )
             changes.new += sorted(left.keys() - right.keys())
             changes.deleted += sorted(right.keys() - left.keys())
             changes.changed += sorted(k for k in left.keys() & right.keys() if left[k] != right[k])
@@ -167,10 +176,10 @@ def _delete(alias: str, table: Table, keys: list[int]) -> None:
 
 
 def _insert(source_alias: str, target_alias: str, table: Table, keys: list[int] | None) -> None:
-    writer = Writer(table, connections[target_alias], connections[source_alias])
-    with closing(source.batches(source_alias, table, 5000, pks=keys)) as batches:
+    transfer = Transfer(table, source_alias, target_alias)
+    with closing(source.batches(source_alias, table, 5000, pks=keys, raw=True)) as batches:
         for batch in batches:
-            target.write(target_alias, table, [writer.prepare(row) for row in batch])
+            transfer.write(batch)
 
 
 def _line(changes: Changes) -> str:

@@ -23,8 +23,13 @@ def uses_copy(connection: BaseDatabaseWrapper) -> bool:
     return connection.vendor == "postgresql" and getattr(driver, "__name__", "") == "psycopg"
 
 
-def write(alias: str, table: Table, rows: Sequence[Sequence[Any]]) -> None:
-    """Insert ``rows`` (already prepared for the target) in one transaction."""
+def write(
+    alias: str, table: Table, rows: Sequence[Sequence[Any]], types: Sequence[int] | None = None
+) -> None:
+    """Insert ``rows`` (already prepared for the target) in one transaction.
+
+    ``types``: for COPY, the type each column's values are sent as (else the column's own).
+    """
     connection = connections[alias]
     name, _, columns = table.quoted(connection)
     # Django's cursor first: made in this thread's writes_allowed(), it brings the
@@ -34,7 +39,8 @@ def write(alias: str, table: Table, rows: Sequence[Sequence[Any]]) -> None:
             # Binary: about half the work of text for psycopg, each value dumped as the
             # column's own type (read from the catalogue once per table).
             sql = f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-            types = _column_types(cursor, table)  # before the COPY: no query runs during one
+            if types is None:  # before the COPY: no query runs during one
+                types = column_types(alias, table)
             with cursor.cursor.copy(sql) as copy:
                 copy.set_types(types)
                 for row in rows:
@@ -45,21 +51,22 @@ def write(alias: str, table: Table, rows: Sequence[Sequence[Any]]) -> None:
         cursor.executemany(sql, rows)
 
 
-_types: dict[tuple[str, str], list[int]] = {}
+_types: dict[tuple[str, str], dict[str, int]] = {}
 
 
-def _column_types(cursor: Any, table: Table) -> list[int]:
-    """The type of each of the table's columns, in the order they are written (PostgreSQL)."""
-    key = (cursor.db.settings_dict["NAME"], table.name)
+def column_types(alias: str, table: Table) -> list[int]:
+    """The type of each of the table's fields' columns, in their order (PostgreSQL)."""
+    connection = connections[alias]
+    key = (connection.settings_dict["NAME"], table.name)
     if key not in _types:
-        cursor.execute(
-            "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass "
-            "AND attnum > 0 AND NOT attisdropped",
-            [cursor.db.ops.quote_name(table.name)],
-        )
-        found = dict(cursor.fetchall())
-        _types[key] = [int(found[str(f.column)]) for f in table.fields]
-    return _types[key]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass "
+                "AND attnum > 0 AND NOT attisdropped",
+                [connection.ops.quote_name(table.name)],
+            )
+            _types[key] = {name: int(oid) for name, oid in cursor.fetchall()}
+    return [_types[key][str(f.column)] for f in table.fields]
 
 
 def empty(alias: str, tables: Sequence[Table]) -> None:

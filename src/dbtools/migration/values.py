@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -66,8 +66,9 @@ class Reader:
                 connection
             )
             self.columns.append((column, converters))
-        # mysqlclient reads a zero date ('0000-00-00') as None: the text of each date column
-        # is read beside it, so that such a date is found instead of becoming NULL.
+        # mysqlclient reads a zero date ('0000-00-00'), or any other MySQL holds and Python
+        # can't, as None: beside each date column, the query reads the text of such a date
+        # (NULL for any other), so that it is found instead of becoming NULL.
         self.date_checks = [
             index
             for index, field in enumerate(table.fields)
@@ -79,31 +80,43 @@ class Reader:
 
     def extra_columns(self) -> list[str]:
         quote = self.connection.ops.quote_name
-        return [
-            f"CAST({quote(str(self.table.fields[i].column))} AS CHAR)" for i in self.date_checks
-        ]
+        extra = []
+        for index in self.date_checks:
+            column = quote(str(self.table.fields[index].column))
+            # Date arithmetic gives NULL for exactly the dates Python can't hold.
+            extra.append(
+                f"CASE WHEN {column} IS NOT NULL AND {column} + INTERVAL 0 DAY IS NULL "
+                f"THEN CAST({column} AS CHAR) END"
+            )
+        return extra
 
     def read(self, row: Sequence[Any]) -> list[Any]:
+        self.check_dates(row)
+        return [self.value(index, raw) for index, raw in enumerate(row[: len(self.columns)])]
+
+    def check_dates(self, row: Sequence[Any]) -> None:
+        """Refuse a date Python can't hold, whose text the query read beside its column."""
         width = len(self.columns)
-        values = list(row[:width])
         for offset, index in enumerate(self.date_checks):
-            if values[index] is None and row[width + offset] is not None:
+            if row[width + offset] is not None:
                 raise BadValue(
                     self.table,
-                    values[self.pk_index],
+                    row[self.pk_index],
                     self.table.fields[index].name,
                     row[width + offset],
-                    "a date MySQL holds but no other database can (a zero date, or a zero "
-                    "month or day), which mysqlclient reads as None",
+                    "a date MySQL holds but no other database can (a zero date, a zero "
+                    "month or day, or year 0), which mysqlclient reads as None",
                 )
-        for index, (column, converters) in enumerate(self.columns):
-            value = raw = values[index]
-            for converter in converters:
-                value = converter(value, column, self.connection)
-            if value is None and raw is not None and index in self.json_columns:
-                value = JSON_NULL  # kept apart from SQL's NULL, as the database keeps it
-            values[index] = value
-        return values
+
+    def value(self, index: int, raw: Any) -> Any:
+        """Column ``index``'s value as the driver returned it, as the ORM would see it."""
+        column, converters = self.columns[index]
+        value = raw
+        for converter in converters:
+            value = converter(value, column, self.connection)
+        if value is None and raw is not None and index in self.json_columns:
+            return JSON_NULL  # kept apart from SQL's NULL, as the database keeps it
+        return value
 
     @property
     def pk_index(self) -> int:
@@ -127,30 +140,29 @@ class Writer:
 
     def prepare(self, values: list[Any]) -> list[Any]:
         self.current_pk = values[self.pk_index]
-        prepared: list[Any] = []
-        columns = zip(self.table.fields, self.checks, self.as_read, values, strict=True)
-        for field, check, as_read, value in columns:
-            if value is None:
-                if not field.null and not _stores_empty_as_null(field, self.connection):
-                    self.refuse(field, value, "NULL in a column that does not allow it")
-                prepared.append(None)
-                continue
-            problem = check(value) if check else None
-            if problem:
-                self.refuse(field, value, problem)
-            if type(value) in as_read and (type(value) is not datetime or value.tzinfo):
-                prepared.append(value)
-                continue
-            if value is JSON_NULL:
-                prepared.append(self.connection.ops.adapt_json_value(None, field.encoder))  # type: ignore[attr-defined]
-                continue
-            try:
-                prepared.append(field.get_db_prep_save(value, connection=self.connection))
-            except (TypeError, ValueError, ArithmeticError) as error:
-                self.refuse(field, value, f"cannot be saved: {error}")
-        return prepared
+        return [self.value(index, value) for index, value in enumerate(values)]
 
-    def refuse(self, field: models.Field[Any, Any], value: object, problem: str) -> None:
+    def value(self, index: int, value: Any) -> Any:
+        """Column ``index``'s ORM value as the target's backend saves it, or BadValue."""
+        field = self.table.fields[index]
+        if value is None:
+            if not field.null and not _stores_empty_as_null(field, self.connection):
+                self.refuse(field, value, "NULL in a column that does not allow it")
+            return None
+        check = self.checks[index]
+        problem = check(value) if check else None
+        if problem:
+            self.refuse(field, value, problem)
+        if type(value) in self.as_read[index] and (type(value) is not datetime or value.tzinfo):
+            return value
+        if value is JSON_NULL:
+            return self.connection.ops.adapt_json_value(None, field.encoder)  # type: ignore[attr-defined]
+        try:
+            return field.get_db_prep_save(value, connection=self.connection)
+        except (TypeError, ValueError, ArithmeticError) as error:
+            self.refuse(field, value, f"cannot be saved: {error}")
+
+    def refuse(self, field: models.Field[Any, Any], value: object, problem: str) -> NoReturn:
         raise BadValue(self.table, self.current_pk, field.name, value, problem)
 
     current_pk: object = None
@@ -232,7 +244,7 @@ def _checks_for(
     checks: list[Callable[[Any], str | None]] = []
     if kind in TEXT_TYPES or isinstance(field, (models.CharField, models.TextField)):
         if connection.vendor == "postgresql" and (source is None or source.vendor != "postgresql"):
-            checks.append(_nul_problem)
+            checks.append(nul_problem)
         limit = getattr(field, "max_length", None)
         if limit and loose:
             checks.append(functools.partial(_length_problem, limit))
@@ -272,7 +284,7 @@ def _range_problem(low: int | None, high: int | None, value: object) -> str | No
     return None
 
 
-def _nul_problem(value: object) -> str | None:
+def nul_problem(value: object) -> str | None:
     if isinstance(value, str) and "\x00" in value:
         return "text with a NUL byte, which PostgreSQL cannot store"
     return None
