@@ -53,10 +53,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Load and faults on PostgreSQL and MariaDB with Redis (loopback); LOADTEST_SECONDS per database.
+# Load and faults on PostgreSQL and MariaDB with Redis (loopback), then migration day (MariaDB
+# to PostgreSQL under load: copy --live, on, sync, cutover, off); LOADTEST_SECONDS per run.
 LOADTEST_SECONDS ?= 120
 loadtest: $(STAMP)
 	$(BIN)/python scripts/loadtest.py --duration $(LOADTEST_SECONDS)
+	$(BIN)/python scripts/migration_day.py --duration $(LOADTEST_SECONDS)
 
 # Side-by-side figures against no guard, django-read-only and django-maintenance-mode,
 # written to docs/benchmarks.md (needs PostgreSQL and Redis on loopback).

@@ -124,7 +124,8 @@ def report(old: Database, new: Database, record: Record, day: Day) -> bool:
     finished = "off" in day.ended
     stored = new.note_texts()
     lost = [t for t in record.acknowledged if t not in stored]
-    on, off = day.started.get("on", 0.0), day.started.get("off", 0.0)
+    # Writes go on until `on` has reached every process, which it returns on.
+    on, off = day.ended.get("on", 0.0), day.started.get("off", 0.0)
     now = time.time()
     changed_on_old = old.changes_between(on, now) if finished else -1
     changed_on_new_after = new.changes_between(off, now) if finished else 0
@@ -136,7 +137,7 @@ def report(old: Database, new: Database, record: Record, day: Day) -> bool:
         ("commands that failed", len(day.failures), not day.failures),
         ("acknowledged writes missing from PostgreSQL", len(lost), not lost),
         (
-            "row changes on MariaDB from `on` to the end (audit)",
+            "row changes on MariaDB from the return of `on` to the end (audit)",
             changed_on_old,
             finished and changed_on_old == 0,
         ),
@@ -156,7 +157,7 @@ def report(old: Database, new: Database, record: Record, day: Day) -> bool:
         print(f"  {name:<24} {seconds:.2f} s")
     print(f"  acknowledged writes      {len(record.acknowledged)} ({after_off} after `off`)")
     if finished:
-        window = day.ended["off"] - on
+        window = day.ended["off"] - day.started["on"]
         print(f"  read-only window, from `on` to the return of `off`: {window:.2f} s")
     for text in lost[:10]:
         print(f"  lost: {text!r}")

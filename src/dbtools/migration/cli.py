@@ -130,12 +130,13 @@ def run(
         truncate=options["truncate"],
         resume=options["resume"],
         dry_run=options["dry_run"],
+        verify=not options["no_verify"],
         live=options["live"],
         confirm=None if options["noinput"] else (lambda question: ask(question) == "yes"),
     )
     resume = f"python manage.py dbtools copy --from {source} --to {target} --resume"
     try:
-        tables = copy(settings, terminal)
+        copy(settings, terminal)
     except BadValue as error:
         raise CommandError(
             f"Copy stopped: {error}\nThe batches before it are committed. Fix the value on "
@@ -150,8 +151,3 @@ def run(
             f"Copy stopped: {type(error).__name__}: {error}\nThe batches before it are "
             f"committed; continue with `{resume}`."
         ) from error
-    if settings.dry_run or options["no_verify"]:
-        return
-    out.write("\nVerifying…\n")
-    if not verifying.verify(source, target, tables, out, options["jobs"]):
-        raise CommandError(f"The copy does not match {source!r}: see the differences above.")

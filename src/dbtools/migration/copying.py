@@ -14,7 +14,7 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.db import connections
 
-from dbtools.migration import preflight, records, sequences, snapshot, source, target
+from dbtools.migration import preflight, records, sequences, snapshot, source, target, verifying
 from dbtools.migration.progress import Done, Output, Progress
 from dbtools.migration.tables import Table, copied_tables
 from dbtools.migration.transfer import Transfer
@@ -34,6 +34,7 @@ class CopyOptions:
     truncate: bool = False
     resume: bool = False
     dry_run: bool = False
+    verify: bool = True
     live: bool = False
     confirm: Callable[[str], bool] | None = None  # None: --noinput
 
@@ -42,8 +43,12 @@ class Interrupted(Exception):
     """Ctrl-C, taken at a batch boundary."""
 
 
-def copy(options: CopyOptions, out: Output) -> list[Table]:
-    """Copy, and return the tables copied (for the verification that follows)."""
+def copy(options: CopyOptions, out: Output) -> None:
+    """Copy, then verify unless told not to: a CommandError when the two differ.
+
+    A live copy is verified against the snapshot it copied, read in the same transaction:
+    the source has moved on since.
+    """
     preflight.check_aliases(options.source, options.target)
     tables = copied_tables(options.source, options.target, options.include, options.exclude)
     preflight.check_migrations(options.source, options.target)
@@ -55,8 +60,16 @@ def copy(options: CopyOptions, out: Output) -> list[Table]:
         counts = {t: source.count(options.source, t) for t in tables}
         if options.dry_run:
             _print_plan(options, tables, counts, held, out)
-            return tables
+            return
         _load(options, tables, counts, held, view, out)
+        if options.verify:
+            out.write("\nVerifying" + (" against the snapshot copied" if view else "") + "…\n")
+            # A snapshot is this thread's: its tables are compared one at a time, here.
+            jobs = 1 if view is not None else options.jobs
+            if not verifying.verify(options.source, options.target, tables, out, jobs):
+                raise CommandError(
+                    f"The copy does not match {options.source!r}: see the differences above."
+                )
     records.put(
         "copy",
         options.source,
@@ -69,7 +82,6 @@ def copy(options: CopyOptions, out: Output) -> list[Table]:
     )
     if view is not None:
         out.write(f"Copied {view.describe()}: writes made since are not in it (`dbtools sync`).\n")
-    return tables
 
 
 def _load(
