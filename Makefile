@@ -74,6 +74,13 @@ bench-copy: $(STAMP)
 	$(BIN)/python -m pip install -q -r requirements/bench.txt
 	$(BIN)/python benchmarks/copy_throughput.py
 
+# The read-only window on over 1 GB: a full copy in it and a restart, against copy --live
+# before it and on, sync, cutover, off; written to docs/sync-window.md (long, as bench-copy).
+.PHONY: bench-window
+bench-window: $(STAMP)
+	$(BIN)/python -m pip install -q -r requirements/bench.txt
+	$(BIN)/python benchmarks/sync_window.py
+
 # Python 3.10-3.13 x Django 5.2, 6.0, 6.1, and psycopg2 (see tox.ini); CORNERS=1 runs the
 # oldest and newest corners and psycopg2 only.
 matrix: $(STAMP)

@@ -52,3 +52,8 @@ DATABASES = {
         "NAME": os.environ.get("COPY_BENCH_TARGET_NAME", "dbtools_bench_copy_new"),
     },
 }
+
+# The window benchmark's runtime store (cutover needs one): a file, shared by its commands.
+if os.environ.get("COPY_BENCH_STATE_FILE"):
+    DBTOOLS_STATE = "file"
+    DBTOOLS_STATE_FILE = os.environ["COPY_BENCH_STATE_FILE"]

@@ -66,10 +66,7 @@ def copy(options: CopyOptions, out: Output) -> None:
             out.write("\nVerifying" + (" against the snapshot copied" if view else "") + "…\n")
             # A snapshot is this thread's: its tables are compared one at a time, here.
             jobs = 1 if view is not None else options.jobs
-            if not verifying.verify(options.source, options.target, tables, out, jobs):
-                raise CommandError(
-                    f"The copy does not match {options.source!r}: see the differences above."
-                )
+            _verify(options, tables, out, jobs)
     records.put(
         "copy",
         options.source,
@@ -82,6 +79,21 @@ def copy(options: CopyOptions, out: Output) -> None:
     )
     if view is not None:
         out.write(f"Copied {view.describe()}: writes made since are not in it (`dbtools sync`).\n")
+
+
+def _verify(options: CopyOptions, tables: list[Table], out: Output, jobs: int) -> None:
+    try:
+        matched = verifying.verify(options.source, options.target, tables, out, jobs)
+    except Exception as error:
+        again = f"python manage.py dbtools verify --from {options.source} --to {options.target}"
+        raise CommandError(
+            f"The copy is done, but its verification stopped: {type(error).__name__}: {error}"
+            f"\nVerify it with `{again}`."
+        ) from error
+    if not matched:
+        raise CommandError(
+            f"The copy does not match {options.source!r}: see the differences above."
+        )
 
 
 def _load(

@@ -12,22 +12,24 @@ field, and digested here. Chunks that differ are then compared row by row.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
 from dbtools.migration import source
 from dbtools.migration.tables import INTEGER_KEYS, Field, Table, stored_kind
+from dbtools.migration.values import Reader
 
 CHUNK = 10_000  # keys per chunk
 Chunks = dict[int, tuple[int, int]]  # chunk -> (rows, sum of the rows' digests)
@@ -194,17 +196,10 @@ def chunks_here(
 ) -> Chunks:
     """The same for ``fields`` read through their fields, digested in this process."""
     found: dict[int, tuple[int, int]] = {}
-    if not fields:
-        return found
-    narrowed = table.only(frozenset(f.name for f in fields))
-    key = narrowed.fields.index(narrowed.pk)
-    with closing(source.batches(alias, narrowed, 5000, keys=keys)) as batches:
-        for batch in batches:
-            for row in batch:
-                chunk = (row[key] - low) // size
-                rows, digest = found.get(chunk, (0, 0))
-                text = json.dumps([_plain(v) for v in row], default=str)
-                found[chunk] = (rows + 1, digest + _md5_40(text))
+    for pk, digest in _read_and_digested(alias, table, fields, keys):
+        chunk = (pk - low) // size
+        rows, total = found.get(chunk, (0, 0))
+        found[chunk] = (rows + 1, total + digest)
     return found
 
 
@@ -231,16 +226,58 @@ def rows_here(
     alias: str, table: Table, fields: list[Field], keys: tuple[int, int]
 ) -> dict[int, int]:
     """The same for ``fields`` read through their fields, digested in this process."""
+    return dict(_read_and_digested(alias, table, fields, keys))
+
+
+def _read_and_digested(
+    alias: str, table: Table, fields: list[Field], keys: tuple[int, int] | None
+) -> Iterator[tuple[int, int]]:
+    """Each row's key and the digest of ``fields`` read through the fields, in this process."""
     if not fields:
-        return {}
+        return
     narrowed = table.only(frozenset(f.name for f in fields))
+    reader = Reader(narrowed, connections[alias])
     index = narrowed.fields.index(narrowed.pk)
-    found = {}
-    with closing(source.batches(alias, narrowed, 5000, keys=keys)) as batches:
+    spellings = [_spelling(reader, i, f) for i, f in enumerate(narrowed.fields)]
+    with closing(source.batches(alias, narrowed, 5000, keys=keys, raw=True)) as batches:
         for batch in batches:
             for row in batch:
-                found[int(row[index])] = _md5_40(json.dumps([_plain(v) for v in row], default=str))
-    return found
+                reader.check_dates(row)
+                # The row may end with the columns the reader's date checks read beside.
+                spelled = [spell(raw) for spell, raw in zip(spellings, row, strict=False)]
+                text = "[" + ", ".join(spelled) + "]"
+                yield int(row[index]), _md5_40(text)
+
+
+def _spelling(reader: Reader, index: int, field: Field) -> Callable[[Any], str]:
+    """Column ``index``'s value, as the driver returns it, in one spelling for one value."""
+    if (
+        type(field) is models.JSONField
+        and field.decoder is None
+        and reader.columns[index][1] == [field.from_db_value]
+    ):
+        general = functools.partial(_spelled, reader, index)
+
+        # The text as the database keeps it, parsed once and written out by key, with its
+        # numbers by value (as ``_plain`` spells them); SQL's NULL apart from JSON's null.
+        def json_text(raw: Any) -> str:
+            if raw is None:
+                return "NULL"
+            if type(raw) is not str:
+                return general(raw)
+            value = json.loads(raw, parse_float=_number, parse_int=_number)
+            return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+        return json_text
+    return functools.partial(_spelled, reader, index)
+
+
+def _spelled(reader: Reader, index: int, raw: Any) -> str:
+    return json.dumps(_plain(reader.value(index, raw)), default=str)
+
+
+def _number(text: str) -> str:
+    return str(_plain(Decimal(text)))
 
 
 def _plain(value: Any) -> Any:
