@@ -40,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import option  # noqa: E402
+from benchmarks.harness import machine, option  # noqa: E402
 
 DOCS = ROOT / "docs"
 RESULTS = DOCS / "copy-benchmarks.json"
@@ -635,22 +635,6 @@ def print_targets(found: list[Target]) -> None:
 
 
 # ---------------------------------------------------------------- the page and the plot
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory = ""
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        kilobytes = int(meminfo.read_text().split()[1])
-        memory = f", {kilobytes / 2**20:.0f} GiB of memory"
-    return f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores{memory}"
 
 
 def first_line(command: list[str]) -> str:

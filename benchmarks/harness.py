@@ -1,5 +1,7 @@
 """Timing shared by the benchmarks: configurations measured in the same run, interleaved.
 
+(And ``machine()``, the description of the machine each benchmark's page starts with.)
+
 Each configuration is timed for ``number`` operations, in ``rounds`` rounds; within a round
 every configuration takes its turn (starting with a different one each round), so a slow
 moment of a shared machine hurts the configurations of that round alike. Each round gives a
@@ -11,12 +13,15 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 Setup = Callable[[], AbstractContextManager[Any]]
@@ -134,3 +139,20 @@ def option(name: str, default: int) -> int:
     if name in sys.argv:
         return int(sys.argv[sys.argv.index(name) + 1])
     return default
+
+
+def machine() -> str:
+    """The machine, as each benchmark's page describes it."""
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kilobytes = int(meminfo.read_text().split()[1])
+        memory = f", {kilobytes / 2**20:.0f} GiB of memory"
+    return f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores{memory}"

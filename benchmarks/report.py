@@ -13,7 +13,6 @@ from __future__ import annotations
 import compileall
 import contextlib
 import json
-import os
 import platform
 import statistics
 import subprocess
@@ -26,8 +25,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 DOCS = ROOT / "docs"
 RESULTS = DOCS / "benchmarks.json"  # the rows behind the page, for --only
+
+from benchmarks.harness import machine  # noqa: E402
+
 QUICK = "--quick" in sys.argv
 
 # Many short rounds rather than a few long ones: on a shared machine the speed drifts over
@@ -74,17 +77,6 @@ def run_all(only: str | None = None) -> list[dict[str, Any]]:
             )
             rows += json.loads(path.read_text())
     return rows
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores"
 
 
 def server_versions() -> str:

@@ -47,7 +47,7 @@ from copy_throughput import (  # noqa: E402
     timed,
 )
 
-from benchmarks.harness import option  # noqa: E402
+from benchmarks.harness import machine, option  # noqa: E402
 
 TARGET_RATIO = 0.2
 
@@ -189,6 +189,8 @@ def publish(windows: list[Window], narrow: int, wide: int, permille: int) -> Non
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {narrow:,} narrow and "
         f"{wide:,} Django-like rows (benchmarks/copy_site), {permille}/1000 of them changed "
         "while the live copy ran. Seconds are wall clock, each command's start-up included.",
+        "",
+        f"- Machine: {machine()}",
         "",
         "![The two windows](sync-window.png)",
         "",

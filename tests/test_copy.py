@@ -210,26 +210,8 @@ if BACKEND == "sqlite":
             site, "target", "INSERT INTO copyapp_tag (id, name) VALUES (5000, 'already here')"
         )
         site.ok("dbtools", "on")
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "django",
-                "dbtools",
-                "copy",
-                "--from",
-                "default",
-                "--to",
-                "new",
-                "--truncate",
-            ],
-            env=site.env,
-            input="no\n",
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=ROOT,
-        )
+        copy = ("dbtools", "copy", "--from", "default", "--to", "new", "--truncate")
+        done = site.manage(*copy, answer="no\n")
         assert done.returncode != 0
         assert "of the database 'new'" in done.stdout + done.stderr
         assert run_outside(site, "target", "SELECT COUNT(*) FROM copyapp_tag WHERE id = 5000") == [

@@ -46,11 +46,13 @@ class Site:
         }
 
     def manage(
-        self, *args: str, env: dict[str, str] | None = None
+        self, *args: str, env: dict[str, str] | None = None, answer: str | None = None
     ) -> subprocess.CompletedProcess[str]:
+        """manage.py ``args``; ``answer``: what is typed at its prompts."""
         return subprocess.run(
             [sys.executable, "-m", "django", *args],
             env=env or self.env,
+            input=answer,
             capture_output=True,
             text=True,
             timeout=300,

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, models
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
@@ -158,6 +158,30 @@ def _row_text(connection: BaseDatabaseWrapper, fields: list[Field]) -> str:
     return row
 
 
+def chunks(
+    alias: str,
+    table: Table,
+    in_database: list[Field],
+    here: list[Field],
+    low: int,
+    size: int = CHUNK,
+    keys: tuple[int, int] | None = None,
+) -> dict[int, tuple[int, int, int]]:
+    """Per chunk: rows, digest of the columns the database spells, digest of the rest."""
+    computed = chunks_in_database(alias, table, in_database, low, size, keys)
+    read = chunks_here(alias, table, here, low, size, keys)
+    return {c: (rows, digest, read.get(c, (0, 0))[1]) for c, (rows, digest) in computed.items()}
+
+
+def rows(
+    alias: str, table: Table, in_database: list[Field], here: list[Field], keys: tuple[int, int]
+) -> dict[int, tuple[int, int]]:
+    """Per key from ``keys[0]`` to before ``keys[1]``: the row's two digests, as ``chunks``."""
+    computed = rows_in_database(alias, table, in_database, keys)
+    read = rows_here(alias, table, here, keys)
+    return {k: (d, read.get(k, 0)) for k, d in computed.items()}
+
+
 def chunks_in_database(
     alias: str,
     table: Table,
@@ -238,7 +262,7 @@ def _read_and_digested(
     narrowed = table.only(frozenset(f.name for f in fields))
     reader = Reader(narrowed, connections[alias])
     index = narrowed.fields.index(narrowed.pk)
-    spellings = [_spelling(reader, i, f) for i, f in enumerate(narrowed.fields)]
+    spellings = [_spelling(reader, i) for i in range(len(narrowed.fields))]
     with closing(source.batches(alias, narrowed, 5000, keys=keys, raw=True)) as batches:
         for batch in batches:
             for row in batch:
@@ -249,13 +273,9 @@ def _read_and_digested(
                 yield int(row[index]), _md5_40(text)
 
 
-def _spelling(reader: Reader, index: int, field: Field) -> Callable[[Any], str]:
+def _spelling(reader: Reader, index: int) -> Callable[[Any], str]:
     """Column ``index``'s value, as the driver returns it, in one spelling for one value."""
-    if (
-        type(field) is models.JSONField
-        and field.decoder is None
-        and reader.columns[index][1] == [field.from_db_value]
-    ):
+    if reader.json_text(index):
         general = functools.partial(_spelled, reader, index)
 
         # The text as the database keeps it, parsed once and written out by key, with its

@@ -22,7 +22,7 @@ from django.db import connections, transaction
 from dbtools.migration import digests, preflight, records, sequences, snapshot, source, target
 from dbtools.migration.progress import Output
 from dbtools.migration.sides import Sides, sides
-from dbtools.migration.tables import Field, Table, copied_tables
+from dbtools.migration.tables import Table, copied_tables
 from dbtools.migration.transfer import Transfer
 from dbtools.permission import writes_allowed
 
@@ -98,15 +98,10 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
     low = min(lows)
     in_database, here = digests.split(table, (connections[source_alias], connections[target_alias]))
 
-    def chunks(
-        alias: str, size: int, keys: tuple[int, int] | None
-    ) -> dict[int, tuple[int, int, int]]:
-        computed = digests.chunks_in_database(alias, table, in_database, low, size, keys)
-        read = digests.chunks_here(alias, table, here, low, size, keys)
-        return {c: (n, d, read.get(c, (0, 0))[1]) for c, (n, d) in computed.items()}
-
     def differing(size: int, keys: tuple[int, int] | None) -> list[tuple[int, int]]:
-        mine, theirs = pair.both(chunks, source_alias, target_alias, size, keys)
+        mine, theirs = pair.both(
+            digests.chunks, source_alias, target_alias, table, in_database, here, low, size, keys
+        )
         return [
             (low + chunk * size, low + (chunk + 1) * size)
             for chunk in sorted(mine.keys() | theirs.keys())
@@ -120,20 +115,12 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
         changes.chunks.append(keys)
         for small in differing(SMALL_CHUNK, keys):
             left, right = pair.both(
-                _row_digests, source_alias, target_alias, table, in_database, here, small
+                digests.rows, source_alias, target_alias, table, in_database, here, small
             )
             changes.new += sorted(left.keys() - right.keys())
             changes.deleted += sorted(right.keys() - left.keys())
             changes.changed += sorted(k for k in left.keys() & right.keys() if left[k] != right[k])
     return changes
-
-
-def _row_digests(
-    alias: str, table: Table, in_database: list[Field], here: list[Field], keys: tuple[int, int]
-) -> dict[int, tuple[int, int]]:
-    computed = digests.rows_in_database(alias, table, in_database, keys)
-    read = digests.rows_here(alias, table, here, keys)
-    return {k: (d, read.get(k, 0)) for k, d in computed.items()}
 
 
 def _apply(source_alias: str, target_alias: str, found: list[Changes]) -> None:

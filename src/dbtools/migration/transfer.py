@@ -47,14 +47,11 @@ class Transfer:
         self.types: list[int] | None = None
         self.steps: list[tuple[int, Step]] = []
         if target.uses_copy(destination):
-            self.types = list(target.column_types(target_alias, table))
+            self.types = target.column_types(target_alias, table)
             for index, field in enumerate(table.fields):
                 step = self._short(index, field)
                 if step is not None:
                     self.steps.append((index, step))
-
-    def extra_columns(self) -> list[str]:
-        return self.reader.extra_columns()
 
     def write(self, rows: Sequence[Sequence[Any]]) -> None:
         """Write one batch in one transaction, the short way where there is one.
@@ -119,13 +116,8 @@ class Transfer:
             return _naive(general)
         if converters == [_bound(source.ops, "convert_booleanfield_value")] and check is None:
             return _boolean(general)
-        if (
-            type(field) is models.JSONField
-            and field.encoder is None
-            and field.decoder is None
-            and converters == [field.from_db_value]
-            and self.types[index] == JSONB
-        ):
+        encoder = getattr(field, "encoder", None)
+        if self.reader.json_text(index) and encoder is None and self.types[index] == JSONB:
             self.types[index] = BYTEA  # jsonb's binary form, made here from the text
             return _json_text(general)
         return general
@@ -147,7 +139,7 @@ def _checked(check: Callable[[Any], str | None], general: Step) -> Step:
 
 def _without_nul(general: Step) -> Step:
     # The check inline: the one every text column from MySQL or SQLite into PostgreSQL has.
-    return lambda value: value if value is not None and "\x00" not in value else general(value)
+    return lambda value: value if type(value) is str and "\x00" not in value else general(value)
 
 
 def _as_read(types: frozenset[type], general: Step) -> Step:

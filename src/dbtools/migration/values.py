@@ -108,6 +108,16 @@ class Reader:
                     "month or day, or year 0), which mysqlclient reads as None",
                 )
 
+    def json_text(self, index: int) -> bool:
+        """Whether column ``index`` is a plain JSONField's: the driver gives its stored text,
+        which the field only parses (no decoder of its own, nothing else converting it)."""
+        field = self.table.fields[index]
+        return (
+            type(field) is models.JSONField
+            and field.decoder is None
+            and self.columns[index][1] == [field.from_db_value]
+        )
+
     def value(self, index: int, raw: Any) -> Any:
         """Column ``index``'s value as the driver returned it, as the ORM would see it."""
         column, converters = self.columns[index]

@@ -13,9 +13,10 @@ from django.db import connections
 
 from dbtools.current import current_state
 from dbtools.migration import digests, preflight, records, sequences, source
+from dbtools.migration.digests import CHUNK
 from dbtools.migration.progress import Output
 from dbtools.migration.sides import Sides, sides
-from dbtools.migration.tables import Field, Table
+from dbtools.migration.tables import Table
 from dbtools.state import utcnow
 
 SHOWN = 10  # keys named per kind of difference
@@ -148,14 +149,14 @@ def compare(
     in_database, here = digests.split(table, databases)
     for low, keys in sections:
         mine, theirs = pair.both(
-            _chunks, source_alias, target_alias, table, in_database, here, low, keys
+            digests.chunks, source_alias, target_alias, table, in_database, here, low, CHUNK, keys
         )
         if keys is None:
             report.source_rows = sum(rows for rows, _, _ in mine.values())
             report.target_rows = sum(rows for rows, _, _ in theirs.values())
         for chunk in sorted(mine.keys() | theirs.keys()):
             if mine.get(chunk) != theirs.get(chunk):
-                within = (low + chunk * digests.CHUNK, low + (chunk + 1) * digests.CHUNK)
+                within = (low + chunk * CHUNK, low + (chunk + 1) * CHUNK)
                 _merge(
                     report,
                     table,
@@ -163,20 +164,6 @@ def compare(
                     _rows(target_alias, table, within),
                 )
     return report
-
-
-def _chunks(
-    alias: str,
-    table: Table,
-    in_database: list[Field],
-    here: list[Field],
-    low: int,
-    keys: tuple[int, int] | None,
-) -> dict[int, tuple[int, int, int]]:
-    """Rows, digest of the columns the database spells, digest of the rest: per chunk."""
-    computed = digests.chunks_in_database(alias, table, in_database, low, keys=keys)
-    read = digests.chunks_here(alias, table, here, low, keys=keys)
-    return {c: (rows, digest, read.get(c, (0, 0))[1]) for c, (rows, digest) in computed.items()}
 
 
 def _merge(
