@@ -13,6 +13,7 @@ from dbtools.migration.tables import Table
 from dbtools.migration.values import Reader
 
 Batches = Generator[list[Any], None, None]
+IN_CLAUSE = 1000  # keys per query that names them (… IN (…))
 
 
 def count(alias: str, table: Table) -> int:

@@ -1,12 +1,13 @@
 """``dbtools sync``: make the target hold exactly the source's rows, moving only what changed.
 
 For each table with an integer key, both databases digest their rows chunk by chunk of keys
-(see ``digests``); in the chunks that differ they digest each row, and the rows whose digests
-differ, or that one side lacks, are the changes. One scattered change per chunk is the usual
+(see ``digests``); in the chunks that differ (in every chunk, where some columns are read and
+digested in this process) they digest each row, and the rows whose digests differ, or that one
+side lacks, are the changes. One scattered change per chunk is the usual
 case (a thousand updates over a million rows touch a hundred chunks), so only the chunks'
 digests and then the rows' digests cross the network, never the rows that are equal. A table
 without an integer key is copied again whole. All the changes go into the target in one
-transaction, then the counters are reset and the two are verified.
+transaction, then the counters are reset and the rows changed are verified.
 """
 
 from __future__ import annotations
@@ -26,9 +27,6 @@ from dbtools.migration.tables import Table, copied_tables
 from dbtools.migration.transfer import Transfer
 from dbtools.permission import writes_allowed
 
-IN_CLAUSE = 1000  # keys per DELETE … IN and SELECT … IN
-SMALL_CHUNK = 100  # keys per chunk inside a chunk that differs
-
 
 @dataclass
 class Changes:
@@ -37,8 +35,12 @@ class Changes:
     changed: list[int] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
     whole: bool = False  # no integer key: copied again whole
-    chunks: list[tuple[int, int]] = field(default_factory=list)  # the key ranges that differed
     seconds: float = 0.0
+
+    @property
+    def keys(self) -> list[int]:
+        """Every key the changes touched, in order."""
+        return sorted(self.new + self.changed + self.deleted)
 
     @property
     def any(self) -> bool:
@@ -52,11 +54,11 @@ def sync(
     exclude: Sequence[str],
     live: bool,
     out: Output,
-) -> tuple[list[Table], dict[Table, list[tuple[int, int]]]]:
+) -> tuple[list[Table], dict[Table, list[int]]]:
     """Apply the source's changes to the target.
 
-    Returns the tables covered and, for each table not copied again whole, the ranges of
-    keys its changes fell in: the verification that follows need look again only there.
+    Returns the tables covered and, for each table not copied again whole, the keys its
+    changes touched: the verification that follows need look again only at those rows.
     """
     preflight.check_aliases(source_alias, target_alias)
     tables = copied_tables(source_alias, target_alias, include, exclude)
@@ -83,7 +85,7 @@ def sync(
     _summary(found, out)
     if view is not None:
         out.write(f"Synced {view.describe()}: writes made since are not in it.\n")
-    return tables, {c.table: c.chunks for c in found if not c.whole}
+    return tables, {c.table: c.keys for c in found if not c.whole}
 
 
 def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) -> Changes:
@@ -97,29 +99,26 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
         return changes
     low = min(lows)
     in_database, here = digests.split(table, (connections[source_alias], connections[target_alias]))
-
-    def differing(size: int, keys: tuple[int, int] | None) -> list[tuple[int, int]]:
-        mine, theirs = pair.both(
-            digests.chunks, source_alias, target_alias, table, in_database, here, low, size, keys
+    # The chunks' digests of what each database spells itself, summed there: cheap, and
+    # enough to pass over a chunk whose rows all match. In a chunk that differs, and in
+    # every chunk when some columns are digested here (they are read anyway), each row's
+    # digests: the rows that differ or that one side lacks are the changes. A thousand
+    # scattered changes in a million rows touch nearly every chunk, so no level between.
+    mine, theirs = pair.both(
+        digests.chunks_in_database, source_alias, target_alias, table, in_database, low
+    )
+    for chunk in sorted(mine.keys() | theirs.keys()):
+        alike = mine.get(chunk) == theirs.get(chunk)
+        if alike and not here:
+            continue
+        keys = (low + chunk * digests.CHUNK, low + (chunk + 1) * digests.CHUNK)
+        spelled = [] if alike else in_database
+        left, right = pair.both(
+            digests.rows, source_alias, target_alias, table, spelled, here, keys
         )
-        return [
-            (low + chunk * size, low + (chunk + 1) * size)
-            for chunk in sorted(mine.keys() | theirs.keys())
-            if mine.get(chunk) != theirs.get(chunk)
-        ]
-
-    # Chunks, then the chunks of a hundred keys inside those that differ, then their rows: a
-    # thousand scattered changes in a million rows touch nearly every chunk, but few of
-    # the small ones in each.
-    for keys in differing(digests.CHUNK, None):
-        changes.chunks.append(keys)
-        for small in differing(SMALL_CHUNK, keys):
-            left, right = pair.both(
-                digests.rows, source_alias, target_alias, table, in_database, here, small
-            )
-            changes.new += sorted(left.keys() - right.keys())
-            changes.deleted += sorted(right.keys() - left.keys())
-            changes.changed += sorted(k for k in left.keys() & right.keys() if left[k] != right[k])
+        changes.new += sorted(left.keys() - right.keys())
+        changes.deleted += sorted(right.keys() - left.keys())
+        changes.changed += sorted(k for k in left.keys() & right.keys() if left[k] != right[k])
     return changes
 
 
@@ -143,11 +142,12 @@ def _apply(source_alias: str, target_alias: str, found: list[Changes]) -> None:
                     _insert(source_alias, target_alias, table, None)
                     continue
                 gone = changes.deleted + changes.changed
-                for start in range(0, len(gone), IN_CLAUSE):
-                    _delete(target_alias, table, gone[start : start + IN_CLAUSE])
+                for start in range(0, len(gone), source.IN_CLAUSE):
+                    _delete(target_alias, table, gone[start : start + source.IN_CLAUSE])
                 wanted = changes.new + changes.changed
-                for start in range(0, len(wanted), IN_CLAUSE):
-                    _insert(source_alias, target_alias, table, wanted[start : start + IN_CLAUSE])
+                for start in range(0, len(wanted), source.IN_CLAUSE):
+                    batch = wanted[start : start + source.IN_CLAUSE]
+                    _insert(source_alias, target_alias, table, batch)
             target.check_foreign_keys(target_alias, [c.table for c in found])
     finally:
         if connection.vendor in ("mysql", "sqlite"):

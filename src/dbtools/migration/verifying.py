@@ -60,27 +60,27 @@ def verify(
     tables: list[Table],
     out: Output,
     jobs: int = 1,
-    scope: Mapping[Table, Sequence[tuple[int, int]]] | None = None,
+    scope: Mapping[Table, Sequence[int]] | None = None,
 ) -> bool:
     """Compare every table; print a line per model; whether everything matches.
 
-    ``scope``: for the tables it names, only those ranges of keys, and the row counts (what a
-    sync changed: the rest was found identical just before, and nothing else writes).
+    ``scope``: for the tables it names, only the rows of those keys, and the row counts (what
+    a sync changed: the rest was found identical just before, and nothing else writes).
     """
     preflight.check_aliases(source_alias, target_alias)
     if scope is not None:
-        ranges = sum(len(r) for r in scope.values())
+        touched = sum(len(keys) for keys in scope.values())
         out.write(
-            f"Compared again: the {ranges} chunk(s) of keys the changes touched, tables copied "
-            "again whole, and every table's row count.\n"
+            f"Compared again: the {touched} row(s) the changes touched, the tables copied again "
+            "whole, and every table's row count.\n"
         )
     out.write(f"{'model':<40} {'source':>10} / {'target':<10}\n")
 
     def one(table: Table) -> Report:
         try:
             with sides() as pair:
-                ranges = None if scope is None else scope.get(table)
-                return compare(source_alias, target_alias, table, pair, ranges)
+                keys = None if scope is None else scope.get(table)
+                return compare(source_alias, target_alias, table, pair, keys)
         finally:
             if jobs > 1:
                 connections.close_all()
@@ -114,9 +114,9 @@ def compare(
     target_alias: str,
     table: Table,
     pair: Sides,
-    ranges: Sequence[tuple[int, int]] | None = None,
+    keys: Sequence[int] | None = None,
 ) -> Report:
-    """The differences in ``table``; only in the key ``ranges``, if given, and its count."""
+    """The differences in ``table``; only in the rows of ``keys``, if given, and its count."""
     report = Report(table)
     key = table.fields.index(table.pk)
     if not table.integer_key:
@@ -131,38 +131,41 @@ def compare(
         for pk in sorted(by_key.keys() & on_target.keys(), key=str):
             _compare_rows(report, table, pk, by_key[pk], on_target[pk])
         return report
-    if ranges is None:
-        lows = [
-            k
-            for k in pair.both(digests.lowest_key, source_alias, target_alias, table)
-            if k is not None
-        ]
-        if not lows:
-            return report
-        sections: list[tuple[int, tuple[int, int] | None]] = [(min(lows), None)]
-    else:
+    if keys is not None:
         report.source_rows, report.target_rows = pair.both(
             source.count, source_alias, target_alias, table
         )
-        sections = [(start, (start, end)) for start, end in ranges]
+        for start in range(0, len(keys), source.IN_CLAUSE):
+            named = list(keys[start : start + source.IN_CLAUSE])
+            _merge(
+                report,
+                table,
+                _rows(source_alias, table, pks=named),
+                _rows(target_alias, table, pks=named),
+            )
+        return report
+    lows = [
+        k for k in pair.both(digests.lowest_key, source_alias, target_alias, table) if k is not None
+    ]
+    if not lows:
+        return report
+    low = min(lows)
     databases = (connections[source_alias], connections[target_alias])
     in_database, here = digests.split(table, databases)
-    for low, keys in sections:
-        mine, theirs = pair.both(
-            digests.chunks, source_alias, target_alias, table, in_database, here, low, CHUNK, keys
-        )
-        if keys is None:
-            report.source_rows = sum(rows for rows, _, _ in mine.values())
-            report.target_rows = sum(rows for rows, _, _ in theirs.values())
-        for chunk in sorted(mine.keys() | theirs.keys()):
-            if mine.get(chunk) != theirs.get(chunk):
-                within = (low + chunk * CHUNK, low + (chunk + 1) * CHUNK)
-                _merge(
-                    report,
-                    table,
-                    _rows(source_alias, table, within),
-                    _rows(target_alias, table, within),
-                )
+    mine, theirs = pair.both(
+        digests.chunks, source_alias, target_alias, table, in_database, here, low
+    )
+    report.source_rows = sum(rows for rows, _, _ in mine.values())
+    report.target_rows = sum(rows for rows, _, _ in theirs.values())
+    for chunk in sorted(mine.keys() | theirs.keys()):
+        if mine.get(chunk) != theirs.get(chunk):
+            within = (low + chunk * CHUNK, low + (chunk + 1) * CHUNK)
+            _merge(
+                report,
+                table,
+                _rows(source_alias, table, within),
+                _rows(target_alias, table, within),
+            )
     return report
 
 
@@ -184,9 +187,14 @@ def _merge(
             left, right = next(left_rows, None), next(right_rows, None)
 
 
-def _rows(alias: str, table: Table, keys: tuple[int, int] | None = None) -> Iterator[list[Any]]:
+def _rows(
+    alias: str,
+    table: Table,
+    keys: tuple[int, int] | None = None,
+    pks: list[Any] | None = None,
+) -> Iterator[list[Any]]:
     json_columns = [i for i, f in enumerate(table.fields) if f.get_internal_type() == "JSONField"]
-    with closing(source.batches(alias, table, BATCH, keys=keys)) as batches:
+    with closing(source.batches(alias, table, BATCH, keys=keys, pks=pks)) as batches:
         for batch in batches:
             for row in batch:
                 row = [v.tobytes() if isinstance(v, memoryview) else v for v in row]
