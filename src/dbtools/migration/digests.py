@@ -278,14 +278,15 @@ def _spelling(reader: Reader, index: int) -> Callable[[Any], str]:
     if reader.json_text(index):
         general = functools.partial(_spelled, reader, index)
 
-        # The text as the database keeps it, parsed once and written out by key, with its
-        # numbers by value (as ``_plain`` spells them); SQL's NULL apart from JSON's null.
+        # The text as the database keeps it, parsed once (in C: integers as they are, a
+        # number with a point or an exponent through ``_json_number``) and written out by
+        # key; SQL's NULL apart from JSON's null.
         def json_text(raw: Any) -> str:
             if raw is None:
                 return "NULL"
             if type(raw) is not str:
                 return general(raw)
-            value = json.loads(raw, parse_float=_number, parse_int=_number)
+            value = json.loads(raw, parse_float=_json_number)
             return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
 
         return json_text
@@ -296,8 +297,12 @@ def _spelled(reader: Reader, index: int, raw: Any) -> str:
     return json.dumps(_plain(reader.value(index, raw)), default=str)
 
 
-def _number(text: str) -> str:
-    return str(_plain(Decimal(text)))
+def _json_number(text: str) -> int | float:
+    """A JSON number with a point or an exponent, by value: PostgreSQL's jsonb writes 1e3 out
+    as 1000 and keeps 1.50 as written, MySQL and SQLite keep what was written. A whole number
+    becomes the int it is (exactly, however large); another, the float it reads as."""
+    number = Decimal(text)
+    return int(number) if number == number.to_integral_value() else float(text)
 
 
 def _plain(value: Any) -> Any:
