@@ -275,9 +275,8 @@ def _read_and_digested(
 
 def _spelling(reader: Reader, index: int) -> Callable[[Any], str]:
     """Column ``index``'s value, as the driver returns it, in one spelling for one value."""
+    general = functools.partial(_spelled, reader, index)
     if reader.json_text(index):
-        general = functools.partial(_spelled, reader, index)
-
         # The text as the database keeps it, parsed once (in C: integers as they are, a
         # number with a point or an exponent through ``_json_number``) and written out by
         # key; SQL's NULL apart from JSON's null.
@@ -290,7 +289,10 @@ def _spelling(reader: Reader, index: int) -> Callable[[Any], str]:
             return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
 
         return json_text
-    return functools.partial(_spelled, reader, index)
+    if kind(reader.table.fields[index]) == "integer" and not reader.columns[index][1]:
+        # An integer as every driver returns it: its digits (the key of every row read here).
+        return lambda raw: str(raw) if type(raw) is int else general(raw)
+    return general
 
 
 def _spelled(reader: Reader, index: int, raw: Any) -> str:
