@@ -136,6 +136,10 @@ if BACKEND == "sqlite":
                 "UPDATE copyapp_everything SET integer = 3000000000 WHERE id = 5",
                 "out of the target column's range",
             ),
+            (
+                """UPDATE copyapp_everything SET data = '{"k": ["a\\u0000b"]}' WHERE id = 5""",
+                "JSON with a NUL character",
+            ),
         ],
     )
     def test_values_out_of_the_targets_bounds_are_refused_by_name(

@@ -156,6 +156,7 @@ JSONS: list[Any] = [
     [1, "two", [3, [4, [5]]], {"ü": "ß", "𝄞": [None]}],
     {"big": 2**70, "small": -(2**63), "tiny": 1e-300, "exp": 1.5e300},
     {"b": 1, "a": 2, "B": 3, "A": 4, "": 5, "aa": 6},
+    "a backslash, then u0000: \\u0000",  # no NUL: copied, unlike a real \u0000
 ]
 IPS = [
     "192.0.2.1",

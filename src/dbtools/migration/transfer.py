@@ -170,7 +170,8 @@ def _boolean(general: Step) -> Step:
 
 def _json_text(general: Step) -> Step:
     def json_text(value: Any) -> Any:
-        if type(value) is str:
+        # Text that may hold a NUL (\u0000) goes the general route, which parses and checks it.
+        if type(value) is str and "\\u0000" not in value:
             return JSONB_VERSION + value.encode()
         prepared = general(value)
         if prepared is None:

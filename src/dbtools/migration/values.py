@@ -251,13 +251,19 @@ def _checks_for(
     """
     kind = stored_kind(field)
     loose = source is None or source.vendor == "sqlite"
+    # A NUL in text or in JSON: MySQL and SQLite hold one, PostgreSQL does not.
+    nul_refused = connection.vendor == "postgresql" and (
+        source is None or source.vendor != "postgresql"
+    )
     checks: list[Callable[[Any], str | None]] = []
     if kind in TEXT_TYPES or isinstance(field, (models.CharField, models.TextField)):
-        if connection.vendor == "postgresql" and (source is None or source.vendor != "postgresql"):
+        if nul_refused:
             checks.append(nul_problem)
         limit = getattr(field, "max_length", None)
         if limit and loose:
             checks.append(functools.partial(_length_problem, limit))
+    if kind == "JSONField" and nul_refused:
+        checks.append(json_nul_problem)
     ranges = connection.ops.integer_field_ranges
     if kind in ranges:
         bounds = connection.ops.integer_field_range(kind)
@@ -298,6 +304,22 @@ def nul_problem(value: object) -> str | None:
     if isinstance(value, str) and "\x00" in value:
         return "text with a NUL byte, which PostgreSQL cannot store"
     return None
+
+
+def json_nul_problem(value: object) -> str | None:
+    if _holds_nul(value):
+        return "JSON with a NUL character (\\u0000), which PostgreSQL's jsonb cannot store"
+    return None
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _decimal_problem(field: models.DecimalField[Any, Any], value: object) -> str | None:
