@@ -148,6 +148,9 @@ def _row_text(connection: BaseDatabaseWrapper, fields: list[Field]) -> str:
     parts = []
     for field in fields:
         value = _template(field, vendor).format(quote(str(field.column)))
+        if not field.null:  # the same model on both sides: NULL can't be there
+            parts.append(value)
+            continue
         # 'v' before a value and a bare 'n' for NULL: NULL and '' stay apart.
         prefixed = f"CONCAT('v', {value})" if vendor == "mysql" else f"('v' || {value})"
         parts.append(f"COALESCE({prefixed}, 'n')")
@@ -285,8 +288,7 @@ def _spelling(reader: Reader, index: int) -> Callable[[Any], str]:
                 return "NULL"
             if type(raw) is not str:
                 return general(raw)
-            value = json.loads(raw, parse_float=_json_number)
-            return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+            return _JSON_OUT.encode(_JSON_IN.decode(raw))
 
         return json_text
     if kind(reader.table.fields[index]) == "integer" and not reader.columns[index][1]:
@@ -305,6 +307,11 @@ def _json_number(text: str) -> int | float:
     becomes the int it is (exactly, however large); another, the float it reads as."""
     number = Decimal(text)
     return int(number) if number == number.to_integral_value() else float(text)
+
+
+# Made once: json.loads and json.dumps with options make a decoder or an encoder each call.
+_JSON_IN = json.JSONDecoder(parse_float=_json_number)
+_JSON_OUT = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
 
 
 def _plain(value: Any) -> Any:
