@@ -93,11 +93,10 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
     if not table.integer_key:
         changes.whole = True
         return changes
-    aliases = (source_alias, target_alias)
-    lows = [k for k in (digests.lowest_key(a, table) for a in aliases) if k is not None]
-    if not lows:
+    lows = pair.both(digests.lowest_key, source_alias, target_alias, table)
+    low = min((k for k in lows if k is not None), default=None)
+    if low is None:
         return changes
-    low = min(lows)
     in_database, here = digests.split(table, (connections[source_alias], connections[target_alias]))
     # The chunks' digests of what each database spells itself, summed there: cheap, and
     # enough to pass over a chunk whose rows all match. In a chunk that differs, and in

@@ -144,12 +144,10 @@ def compare(
                 _rows(target_alias, table, pks=named),
             )
         return report
-    lows = [
-        k for k in pair.both(digests.lowest_key, source_alias, target_alias, table) if k is not None
-    ]
-    if not lows:
+    lows = pair.both(digests.lowest_key, source_alias, target_alias, table)
+    low = min((k for k in lows if k is not None), default=None)
+    if low is None:
         return report
-    low = min(lows)
     databases = (connections[source_alias], connections[target_alias])
     in_database, here = digests.split(table, databases)
     mine, theirs = pair.both(
