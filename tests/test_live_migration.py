@@ -144,10 +144,16 @@ if BACKEND == "sqlite":
             "DELETE FROM copyapp_everything WHERE id IN (10, 11)",
             "UPDATE copyapp_node SET parent_id = NULL WHERE parent_id IN (10, 11)",
             "INSERT INTO copyapp_tag (id, name) VALUES (90001, 'new in the window')",
+            # New rows in chunks of keys apart, around one both sides hold alike.
+            "INSERT INTO copyapp_tag (id, name) VALUES (120001, 'b'), (150001, 'c')",
+            "INSERT INTO copyapp_tag (id, name) VALUES (130001, 'on both sides')",
+        )
+        run_outside(
+            copied, "target", "INSERT INTO copyapp_tag (id, name) VALUES (130001, 'on both sides')"
         )
         output = copied.ok("dbtools", "sync", "--from", "default", "--to", "new")
         assert change_counts(output, "copyapp_everything") == (0, 4, 2)
-        assert change_counts(output, "copyapp_tag") == (1, 0, 0)
+        assert change_counts(output, "copyapp_tag") == (3, 0, 0)
         assert "copyapp_code: copied again whole (its key is not an integer)" in output
         assert copied.differences() == []
         # Nothing left to move.

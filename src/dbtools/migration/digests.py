@@ -194,16 +194,17 @@ def chunks_in_database(
     keys: tuple[int, int] | None = None,
 ) -> Chunks:
     """Rows and digest of each chunk of ``size`` keys from ``low``, computed by the database
-    (only the keys from ``keys[0]`` to before ``keys[1]``, if given)."""
+    (only the keys from ``keys[0]`` to before ``keys[1]``, if given). No ``fields``: the rows
+    only, read from the key's index, and a digest of 0."""
     connection = connections[alias]
     vendor = connection.vendor
     quote = connection.ops.quote_name
-    row = _row_text(connection, fields)
     key = quote(str(table.pk.column))
     chunk = f"(({key} - %s) / {size})" if vendor == "sqlite" else f"FLOOR(({key} - %s) / {size})"
     within = f" WHERE {key} >= %s AND {key} < %s" if keys else ""
+    digest = f"SUM({ROW_DIGEST[vendor].format(_row_text(connection, fields))})" if fields else "0"
     sql = (
-        f"SELECT {chunk}, COUNT(*), SUM({ROW_DIGEST[vendor].format(row)}) "  # noqa: S608
+        f"SELECT {chunk}, COUNT(*), {digest} "  # noqa: S608
         f"FROM {quote(table.name)}{within} GROUP BY 1"
     )
     if vendor == "sqlite":

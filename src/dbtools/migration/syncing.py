@@ -98,26 +98,44 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
     if low is None:
         return changes
     in_database, here = digests.split(table, (connections[source_alias], connections[target_alias]))
-    # The chunks' digests of what each database spells itself, summed there: cheap, and
-    # enough to pass over a chunk whose rows all match. In a chunk that differs, and in
-    # every chunk when some columns are digested here (they are read anyway), each row's
-    # digests: the rows that differ or that one side lacks are the changes. A thousand
-    # scattered changes in a million rows touch nearly every chunk, so no level between.
-    mine, theirs = pair.both(
-        digests.chunks_in_database, source_alias, target_alias, table, in_database, low
-    )
-    for chunk in sorted(mine.keys() | theirs.keys()):
-        alike = mine.get(chunk) == theirs.get(chunk)
-        if alike and not here:
-            continue
+    # A chunk's digest of what each database spells itself, summed there, passes over a
+    # chunk whose rows all match. In a chunk that differs, and in every chunk when some
+    # columns are digested here (they are read anyway), each row's digests: the rows that
+    # differ or that one side lacks are the changes. A thousand scattered changes in a
+    # million rows touch nearly every chunk: while most chunks so far differed, each row's
+    # digests are read at once, since summing the chunk first would be a second pass over it.
+    counted = pair.both(digests.chunks_in_database, source_alias, target_alias, table, [], low)
+    examined = differed = 0
+    for chunk in sorted(counted[0].keys() | counted[1].keys()):
         keys = (low + chunk * digests.CHUNK, low + (chunk + 1) * digests.CHUNK)
-        spelled = [] if alike else in_database
+        spelled = in_database
+        if differed * 2 <= examined:
+            mine, theirs = pair.both(
+                digests.chunks_in_database,
+                source_alias,
+                target_alias,
+                table,
+                in_database,
+                low,
+                digests.CHUNK,
+                keys,
+            )
+            if mine == theirs:
+                if not here:
+                    examined += 1
+                    continue
+                spelled = []
         left, right = pair.both(
             digests.rows, source_alias, target_alias, table, spelled, here, keys
         )
-        changes.new += sorted(left.keys() - right.keys())
-        changes.deleted += sorted(right.keys() - left.keys())
-        changes.changed += sorted(k for k in left.keys() & right.keys() if left[k] != right[k])
+        new = sorted(left.keys() - right.keys())
+        deleted = sorted(right.keys() - left.keys())
+        changed = sorted(k for k in left.keys() & right.keys() if left[k] != right[k])
+        changes.new += new
+        changes.deleted += deleted
+        changes.changed += changed
+        examined += 1
+        differed += bool(new or deleted or changed)
     return changes
 
 
