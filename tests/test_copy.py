@@ -152,21 +152,61 @@ if BACKEND == "sqlite":
         assert done.returncode != 0
         assert problem in done.stderr and "primary key 5" in done.stderr
 
-    def test_a_mysql_zero_date_is_found_not_turned_into_null(tmp_path: Path) -> None:
+    def test_what_mysql_holds_and_postgresql_cannot_stops_the_copy_by_name(
+        tmp_path: Path,
+    ) -> None:
+        """A zero date (read by mysqlclient as None), a boolean holding 2, an unsigned integer
+        past PostgreSQL's, a foreign key to no row (written with MySQL's checks off): each
+        stops the copy, named, and once fixed on the source, the copy completes."""
         site = Site("mariadb", "postgresql", tmp_path, "dbtools_copy_one")
         try:
             site.prepare(rows=20)
-            run_outside(
-                site,
-                "source",
-                "SET SESSION sql_mode = ''",
-                "UPDATE copyapp_everything SET day_null = '0000-00-00' WHERE id = 3",
-            )
             site.ok("dbtools", "on")
-            done = copy(site)
-            assert done.returncode != 0
-            assert "primary key 3" in done.stderr and "'day_null'" in done.stderr
-            assert "zero date" in done.stderr
+            copied = False
+            for statement, named, fixed in (
+                (
+                    "UPDATE copyapp_everything SET day_null = '0000-00-00' WHERE id = 3",
+                    ["primary key 3", "'day_null'", "zero date", "'0000-00-00'"],
+                    "UPDATE copyapp_everything SET day_null = NULL WHERE id = 3",
+                ),
+                (
+                    "UPDATE copyapp_everything SET moment = '2021-02-30 10:11:12' WHERE id = 4",
+                    ["primary key 4", "'moment'", "past the month's end", "'2021-02-30 10:11:12'"],
+                    "UPDATE copyapp_everything SET moment = '2021-02-28 10:11:12' WHERE id = 4",
+                ),
+                (
+                    "UPDATE copyapp_everything SET flag = 2 WHERE id = 5",
+                    ["primary key 5", "'flag'", "neither true nor false", "(value 2)"],
+                    "UPDATE copyapp_everything SET flag = 1 WHERE id = 5",
+                ),
+                (
+                    # MySQL's unsigned int: past PostgreSQL's integer, which psycopg wraps.
+                    "UPDATE copyapp_everything SET positive = 3000000000 WHERE id = 6",
+                    ["primary key 6", "'positive'", "out of the target column's range"],
+                    "UPDATE copyapp_everything SET positive = 7 WHERE id = 6",
+                ),
+                (
+                    "UPDATE copyapp_node SET parent_id = 999999 WHERE id = 2",
+                    ["copyapp_node", "primary key 2", "parent", "999999 has no row"],
+                    "UPDATE copyapp_node SET parent_id = NULL WHERE id = 2",
+                ),
+            ):
+                run_outside(
+                    site,
+                    "source",
+                    "SET SESSION sql_mode = 'ALLOW_INVALID_DATES'",
+                    "SET SESSION foreign_key_checks = 0",
+                    statement,
+                )
+                done = copy(site, "--resume") if copied else copy(site)
+                copied = True
+                assert done.returncode != 0, statement
+                assert all(part in done.stderr for part in named), done.stderr[-2000:]
+                run_outside(site, "source", fixed)
+            # The row a foreign key found was copied: the target is copied again whole.
+            again = copy(site, "--truncate", "--noinput")
+            assert again.returncode == 0, again.stderr[-2000:]
+            assert site.differences() == []
         finally:
             site.drop()
 

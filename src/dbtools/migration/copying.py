@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
+from queue import Queue
 from typing import Any
 
 from django.core.management.base import CommandError
@@ -17,7 +18,7 @@ from django.db import connections
 from dbtools.migration import preflight, records, sequences, snapshot, source, target, verifying
 from dbtools.migration.progress import Done, Output, Progress
 from dbtools.migration.tables import Table, copied_tables
-from dbtools.migration.transfer import Transfer
+from dbtools.migration.transfer import Rows, Transfer
 from dbtools.migration.values import BadValue
 from dbtools.permission import writes_allowed
 from dbtools.state import utcnow
@@ -116,8 +117,7 @@ def _load(
     progress = Progress(out, sum(counts.values()), len(tables))
     _copy_tables(options, tables, counts, progress, view)
     target.unchecked(options.target)  # this thread's connection: checked again below
-    target.check_foreign_keys(options.target, tables)
-    restored = target.restore_foreign_keys(options.target)
+    restored = target.restore_foreign_keys(options.target, tables)
     sequences.reset(options.target, tables)
     progress.summary()
     if restored:
@@ -188,18 +188,67 @@ def _copy_table(
     running = progress.start(done, remaining)
     transfer = Transfer(table, options.source, options.target)
     read = source.batches(options.source, table, options.batch_size, after, raw=True)
+    behind = remaining > options.batch_size and target.uses_copy(connections[options.target])
     try:
-        with closing(read) as rows:
+        with closing(read) as rows, _writing(transfer, running.advance, behind) as write:
             for batch in rows:
                 if stop.is_set():
                     raise Interrupted
-                transfer.write(batch)
-                running.advance(len(batch))
+                write(batch)
     except BadValue:
         stop.set()
         raise
     finally:
         running.finish(note)
+
+
+@contextmanager
+def _writing(
+    transfer: Transfer, done: Callable[[int], None], behind: bool
+) -> Iterator[Callable[[Rows], None]]:
+    """Writes batches in order; ``behind``: on a thread of its own, while the next is read.
+
+    Then PostgreSQL takes in one batch while the source sends the next, instead of each
+    waiting on the other. One batch at most waits to be written, so memory stays flat, and
+    every batch is committed before the next one starts: ``--resume`` still continues after
+    the last. A write's error comes out of the next call, or on leaving.
+    """
+
+    def write(rows: Rows) -> None:
+        transfer.write(rows)
+        done(len(rows))
+
+    if not behind:
+        yield write
+        return
+    waiting: Queue[Rows | None] = Queue(maxsize=1)
+    failed: list[BaseException] = []
+
+    def writer() -> None:
+        while (rows := waiting.get()) is not None:
+            if not failed:  # after a failure, only drained
+                try:
+                    write(rows)
+                except BaseException as error:  # noqa: BLE001 - raised again by the reader
+                    failed.append(error)
+
+    thread = threading.Thread(
+        target=_in_own_connections, args=(None, writer), name=f"dbtools-write-{transfer.table.name}"
+    )
+    thread.start()
+
+    def hand_over(rows: Rows) -> None:
+        if failed:
+            raise failed[0]
+        waiting.put(rows)
+
+    try:
+        yield hand_over
+    finally:
+        waiting.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
 
 
 @contextmanager
@@ -268,8 +317,7 @@ def _sample_rate(options: CopyOptions, tables: list[Table], counts: dict[Table, 
         with closing(source.batches(options.source, table, size, raw=True)) as read:
             batch = next(read, [])
         transfer = Transfer(table, options.source, options.target)
-        for row in batch:
-            transfer.convert(row)
+        transfer.prepared(batch)
         rows += len(batch)
     elapsed = time.monotonic() - started
     return rows / elapsed / 2 if rows and elapsed > 0 else 0.0

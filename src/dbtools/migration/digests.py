@@ -271,8 +271,7 @@ def _read_and_digested(
         for batch in batches:
             for row in batch:
                 reader.check_dates(row)
-                # The row may end with the columns the reader's date checks read beside.
-                spelled = [spell(raw) for spell, raw in zip(spellings, row, strict=False)]
+                spelled = [spell(raw) for spell, raw in zip(spellings, row, strict=True)]
                 text = "[" + ", ".join(spelled) + "]"
                 yield int(row[index]), _md5_40(text)
 

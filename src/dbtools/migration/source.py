@@ -53,7 +53,7 @@ def batches(
     reader = Reader(table, connection)
     name, key, columns = table.quoted(connection)
     binary = _binary_columns(alias, table, columns)
-    selected = ", ".join((binary or columns) + reader.extra_columns())
+    selected = ", ".join(binary or reader.selected(columns))
     sql = f"SELECT {selected} FROM {name}"  # noqa: S608 - quoted names only
     params: list[Any] = []
     if after is not None:

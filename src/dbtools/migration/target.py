@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 from django.core.management.color import no_style
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from dbtools.migration.tables import Table
@@ -41,6 +41,10 @@ def write(
             sql = f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
             if types is None:  # before the COPY: no query runs during one
                 types = column_types(alias, table)
+            # A batch's commit need not wait for the disk: after a crash of the server the
+            # last few may be lost, and `--resume` copies them again. The copy's own last
+            # commits (its keys, its sequences) wait, and so make every batch before durable.
+            cursor.execute("SET LOCAL synchronous_commit = off")
             with cursor.cursor.copy(sql) as copy:
                 copy.set_types(types)
                 for row in rows:
@@ -148,16 +152,28 @@ def check_foreign_keys(alias: str, tables: Sequence[Table]) -> None:
         )
 
 
-def restore_foreign_keys(alias: str) -> int:
-    """Put back what ``drop_foreign_keys`` took away, exactly; how many keys."""
+def restore_foreign_keys(alias: str, tables: Sequence[Table]) -> int:
+    """Check every foreign key of ``tables`` and put back what ``drop_foreign_keys`` took away,
+    exactly; how many keys. A key that points at no row is an error naming the first few.
+    """
     connection = connections[alias]
     if connection.vendor == "mysql" or connection.vendor == "sqlite":
+        check_foreign_keys(alias, tables)
         connection.enable_constraint_checking()
         return 0
     if PENDING_TABLE not in connection.introspection.table_names():
+        check_foreign_keys(alias, tables)
         return 0
+    try:
+        return _put_back(connection)  # PostgreSQL checks each key as it takes it back
+    except IntegrityError:
+        check_foreign_keys(alias, tables)  # the rows, named
+        raise
+
+
+def _put_back(connection: BaseDatabaseWrapper) -> int:
     quote = connection.ops.quote_name
-    with transaction.atomic(using=alias), connection.cursor() as cursor:
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute(f"SELECT tbl, name, definition FROM {PENDING_TABLE} ORDER BY tbl, name")
         pending = cursor.fetchall()
         for table, name, definition in pending:

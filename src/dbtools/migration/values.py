@@ -66,47 +66,67 @@ class Reader:
                 connection
             )
             self.columns.append((column, converters))
-        # mysqlclient reads a zero date ('0000-00-00'), or any other MySQL holds and Python
-        # can't, as None: beside each date column, the query reads the text of such a date
-        # (NULL for any other), so that it is found instead of becoming NULL.
+        # mysqlclient parses each DATETIME and DATE in Python, and reads a zero date
+        # ('0000-00-00'), or any other that MySQL holds and Python can't, as None. So the
+        # query reads them as numbers: microseconds or days since 2000-01-01 (PostgreSQL's own
+        # binary form of both), and a date no other database can hold as a number below all
+        # of those, which keeps its digits.
         self.date_checks = [
             index
             for index, field in enumerate(table.fields)
             if connection.vendor == "mysql" and field.get_internal_type() in DATE_TYPES
         ]
+        self.decoders: list[Callable[[int], Any] | None] = [None] * len(table.fields)
+        for index in self.date_checks:
+            dated = table.fields[index].get_internal_type() == "DateTimeField"
+            self.decoders[index] = _datetime_from_number if dated else _date_from_number
         self.json_columns = frozenset(
             i for i, f in enumerate(table.fields) if f.get_internal_type() == "JSONField"
         )
 
-    def extra_columns(self) -> list[str]:
-        quote = self.connection.ops.quote_name
-        extra = []
+    def selected(self, columns: list[str]) -> list[str]:
+        """The select list that reads ``columns`` (quoted, one per field) for ``value``."""
+        selected = list(columns)
         for index in self.date_checks:
-            column = quote(str(self.table.fields[index].column))
+            column = columns[index]
+            if self.decoders[index] is _datetime_from_number:
+                number = f"TIMESTAMPDIFF(MICROSECOND, TIMESTAMP'2000-01-01 00:00:00', {column})"
+                digits, below = f"CAST(FLOOR({column} + 0) AS SIGNED)", BELOW_DATETIMES
+            else:
+                number = f"DATEDIFF({column}, DATE'2000-01-01')"
+                digits, below = f"CAST({column} + 0 AS SIGNED)", BELOW_DATES
             # Date arithmetic gives NULL for exactly the dates Python can't hold.
-            extra.append(
-                f"CASE WHEN {column} IS NOT NULL AND {column} + INTERVAL 0 DAY IS NULL "
-                f"THEN CAST({column} AS CHAR) END"
+            selected[index] = (
+                f"CASE WHEN {column} + INTERVAL 0 DAY IS NOT NULL THEN {number} "
+                f"WHEN {column} IS NOT NULL THEN {below} - {digits} END"
             )
-        return extra
+        return selected
 
     def read(self, row: Sequence[Any]) -> list[Any]:
         self.check_dates(row)
-        return [self.value(index, raw) for index, raw in enumerate(row[: len(self.columns)])]
+        return [self.value(index, raw) for index, raw in enumerate(row)]
 
     def check_dates(self, row: Sequence[Any]) -> None:
-        """Refuse a date Python can't hold, whose text the query read beside its column."""
-        width = len(self.columns)
-        for offset, index in enumerate(self.date_checks):
-            if row[width + offset] is not None:
-                raise BadValue(
-                    self.table,
-                    row[self.pk_index],
-                    self.table.fields[index].name,
-                    row[width + offset],
-                    "a date MySQL holds but no other database can (a zero date, a zero "
-                    "month or day, or year 0), which mysqlclient reads as None",
-                )
+        """Refuse a date Python can't hold, read as a number below every date's."""
+        for index in self.date_checks:
+            number = row[index]
+            dated = self.decoders[index] is _datetime_from_number
+            below = BELOW_DATETIMES if dated else BELOW_DATES
+            if number is None or number > below:
+                continue
+            digits = f"{below - number:0{14 if dated else 8}d}"
+            text = f"{digits[:4]}-{digits[4:6]}-{digits[6:8]}"
+            if dated:
+                text += f" {digits[8:10]}:{digits[10:12]}:{digits[12:14]}"
+            raise BadValue(
+                self.table,
+                row[self.pk_index],
+                self.table.fields[index].name,
+                text,
+                "a date MySQL holds but no other database can (a zero date, a zero "
+                "month or day, a day past the month's end, or year 0), which mysqlclient "
+                "reads as None",
+            )
 
     def json_text(self, index: int) -> bool:
         """Whether column ``index`` is a plain JSONField's: the driver gives its stored text,
@@ -121,7 +141,8 @@ class Reader:
     def value(self, index: int, raw: Any) -> Any:
         """Column ``index``'s value as the driver returned it, as the ORM would see it."""
         column, converters = self.columns[index]
-        value = raw
+        decode = self.decoders[index]
+        value = raw if decode is None or raw is None else decode(raw)
         for converter in converters:
             value = converter(value, column, self.connection)
         if value is None and raw is not None and index in self.json_columns:
@@ -131,6 +152,20 @@ class Reader:
     @property
     def pk_index(self) -> int:
         return self.table.fields.index(self.table.pk)
+
+
+# What a MySQL date is read as (see ``Reader``): from 2000-01-01, and below every date.
+EPOCH = datetime(2000, 1, 1)
+BELOW_DATETIMES = -(2**62)  # microseconds: year 1 is about -6.3e16
+BELOW_DATES = -(2**30)  # days: year 1 is -730,119
+
+
+def _datetime_from_number(microseconds: int) -> datetime:
+    return EPOCH + timedelta(microseconds=microseconds)
+
+
+def _date_from_number(days: int) -> date:
+    return EPOCH.date() + timedelta(days=days)
 
 
 class Writer:
@@ -144,7 +179,15 @@ class Writer:
     ) -> None:
         self.table = table
         self.connection = connection
-        self.checks = [_checks_for(field, connection, source) for field in table.fields]
+        found = [_checks_for(field, connection, source) for field in table.fields]
+        self.checks = [_combined(checks) for checks in found]
+        # Whether the target itself refuses, by an error, every value the column's checks
+        # refuse (PostgreSQL: a NUL, a longer text): a COPY can then send it unchecked.
+        self.refused_by_target = [
+            connection.vendor == "postgresql"
+            and all(getattr(c, "func", c) in REFUSED_BY_POSTGRESQL for c in checks)
+            for checks in found
+        ]
         self.as_read = [_saved_as_read(field, connection) for field in table.fields]
         self.pk_index = table.fields.index(table.pk)
 
@@ -238,11 +281,14 @@ def _stores_empty_as_null(field: models.Field[Any, Any], connection: BaseDatabas
     )
 
 
+Check = Callable[[Any], str | None]
+
+
 def _checks_for(
     field: models.Field[Any, Any],
     connection: BaseDatabaseWrapper,
     source: BaseDatabaseWrapper | None,
-) -> Callable[[Any], str | None] | None:
+) -> list[Check]:
     """What refuses a value of ``field`` that ``connection``'s column would not keep as it is.
 
     Only what the source's own column could hold: PostgreSQL holds no NUL, PostgreSQL and
@@ -251,18 +297,18 @@ def _checks_for(
     """
     kind = stored_kind(field)
     loose = source is None or source.vendor == "sqlite"
-    # A NUL in text or in JSON: MySQL and SQLite hold one, PostgreSQL does not.
-    nul_refused = connection.vendor == "postgresql" and (
+    # From a database that holds what PostgreSQL does not: a NUL, any integer as a boolean.
+    into_postgresql = connection.vendor == "postgresql" and (
         source is None or source.vendor != "postgresql"
     )
-    checks: list[Callable[[Any], str | None]] = []
+    checks: list[Check] = []
     if kind in TEXT_TYPES or isinstance(field, (models.CharField, models.TextField)):
-        if nul_refused:
+        if into_postgresql:
             checks.append(nul_problem)
         limit = getattr(field, "max_length", None)
         if limit and loose:
             checks.append(functools.partial(_length_problem, limit))
-    if kind == "JSONField" and nul_refused:
+    if kind == "JSONField" and into_postgresql:
         checks.append(json_nul_problem)
     ranges = connection.ops.integer_field_ranges
     if kind in ranges:
@@ -271,6 +317,12 @@ def _checks_for(
             checks.append(functools.partial(_range_problem, *bounds))
     if isinstance(field, models.DecimalField) and loose:
         checks.append(functools.partial(_decimal_problem, field))
+    if kind == "BooleanField" and into_postgresql:
+        checks.append(boolean_problem)  # MySQL's tinyint(1) and SQLite hold any integer
+    return checks
+
+
+def _combined(checks: list[Check]) -> Check | None:
     if not checks:
         return None
     if len(checks) == 1:
@@ -278,7 +330,7 @@ def _checks_for(
     return functools.partial(_first_problem, checks)
 
 
-def _first_problem(checks: list[Callable[[Any], str | None]], value: object) -> str | None:
+def _first_problem(checks: list[Check], value: object) -> str | None:
     for check in checks:
         problem = check(value)
         if problem:
@@ -297,6 +349,12 @@ def _range_problem(low: int | None, high: int | None, value: object) -> str | No
         return None
     if (low is not None and value < low) or (high is not None and value > high):
         return f"out of the target column's range [{low}, {high}]"
+    return None
+
+
+def boolean_problem(value: object) -> str | None:
+    if type(value) is not bool:
+        return "neither true nor false (0 or 1), which PostgreSQL's boolean cannot hold"
     return None
 
 
@@ -335,3 +393,7 @@ def _decimal_problem(field: models.DecimalField[Any, Any], value: object) -> str
         if whole > digits - places:
             return f"more than {digits - places} digits before the decimal point"
     return None
+
+
+# The checks whose every refusal PostgreSQL makes itself, with an error, in a COPY too.
+REFUSED_BY_POSTGRESQL = frozenset({nul_problem, json_nul_problem, _length_problem})
