@@ -91,12 +91,14 @@ if BACKEND == "sqlite":
             site,
             "target",
             "UPDATE copyapp_everything SET char = 'changed' WHERE id = 7",
+            # JSON is compared first as each database writes it, then by value.
+            """UPDATE copyapp_everything SET data = '{"dbtools": "changed"}' WHERE id = 8""",
             "DELETE FROM copyapp_everything WHERE id = 9",
             "INSERT INTO copyapp_tag (id, name) VALUES (100000, 'extra')",
         )
         done = site.manage("dbtools", "verify", "--from", "default", "--to", "new")
         assert done.returncode != 0
-        assert "1 row(s) differ: 7 (char)" in done.stdout
+        assert "2 row(s) differ: 7 (char), 8 (data)" in done.stdout
         assert "1 row(s) missing on the target: 9" in done.stdout
         assert "1 row(s) extra on the target: 100000" in done.stdout
         assert "Differences found." in done.stdout

@@ -58,11 +58,21 @@ CANONICAL: dict[str, dict[str, str]] = {
         "mysql": "DATE_FORMAT({}, '%%Y-%%m-%%d')",
         "sqlite": "{}",
     },
+    # Microseconds since 2000-01-01 in UTC: cheaper to write than the date's text.
     "datetime": {
-        "postgresql": "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
-        "mysql": "DATE_FORMAT({}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')",
-        # Django writes the microseconds only when there are some.
-        "sqlite": "CASE WHEN length({0}) = 19 THEN {0} || '.000000' ELSE {0} END",
+        "postgresql": (
+            "(EXTRACT(EPOCH FROM {} - TIMESTAMPTZ '2000-01-01 00:00:00+00') * 1000000)"
+            "::bigint::text"
+        ),
+        # A zero date, which has no such number, as its text.
+        "mysql": "COALESCE(TIMESTAMPDIFF(MICROSECOND, TIMESTAMP'2000-01-01 00:00:00', {0}),"
+        " CAST({0} AS CHAR))",
+        # Django writes the microseconds, six digits, only when there are some; strftime
+        # would round them into the seconds, so it reads the first 19 characters only.
+        "sqlite": (
+            "CAST((CAST(strftime('%%s', substr({0}, 1, 19)) AS INTEGER) - 946684800) * 1000000"
+            " + CAST(substr({0} || '000000', 21, 6) AS INTEGER) AS TEXT)"
+        ),
     },
     "time": {
         "postgresql": "to_char(DATE '2000-01-01' + {}, 'HH24:MI:SS.US')",
