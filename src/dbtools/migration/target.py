@@ -174,6 +174,8 @@ def restore_foreign_keys(alias: str, tables: Sequence[Table]) -> int:
 def _put_back(connection: BaseDatabaseWrapper) -> int:
     quote = connection.ops.quote_name
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        # Each key is checked by one join of the two tables: in memory, not in batches on disk.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(f"SELECT tbl, name, definition FROM {PENDING_TABLE} ORDER BY tbl, name")
         pending = cursor.fetchall()
         for table, name, definition in pending:
