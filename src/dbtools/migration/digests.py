@@ -16,7 +16,7 @@ import functools
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from decimal import Decimal
 from typing import Any
@@ -32,6 +32,7 @@ from dbtools.migration.tables import INTEGER_KEYS, Field, Table, stored_kind
 from dbtools.migration.values import Reader
 
 CHUNK = 10_000  # keys per chunk
+PART = 100  # keys per part of a chunk that differs, digested apart by sync
 Chunks = dict[int, tuple[int, int]]  # chunk -> (rows, sum of the rows' digests)
 
 TEXTS = frozenset(
@@ -187,11 +188,17 @@ def chunks(
 
 
 def rows(
-    alias: str, table: Table, in_database: list[Field], here: list[Field], keys: tuple[int, int]
+    alias: str,
+    table: Table,
+    in_database: list[Field],
+    here: list[Field],
+    keys: tuple[int, int],
+    pks: Sequence[int] | None = None,
 ) -> dict[int, tuple[int, int]]:
-    """Per key from ``keys[0]`` to before ``keys[1]``: the row's two digests, as ``chunks``."""
-    computed = rows_in_database(alias, table, in_database, keys)
-    read = rows_here(alias, table, here, keys)
+    """Per key from ``keys[0]`` to before ``keys[1]`` (of those, only ``pks`` if given): the
+    row's two digests, as ``chunks``."""
+    computed = rows_in_database(alias, table, in_database, keys, pks)
+    read = rows_here(alias, table, here, keys, pks)
     return {k: (d, read.get(k, 0)) for k, d in computed.items()}
 
 
@@ -210,12 +217,12 @@ def chunks_in_database(
     vendor = connection.vendor
     quote = connection.ops.quote_name
     key = quote(str(table.pk.column))
-    chunk = f"(({key} - %s) / {size})" if vendor == "sqlite" else f"FLOOR(({key} - %s) / {size})"
+    chunk = _chunk_of(connection, key, size)
     within = f" WHERE {key} >= %s AND {key} < %s" if keys else ""
     digest = f"SUM({ROW_DIGEST[vendor].format(_row_text(connection, fields))})" if fields else "0"
     name = quote(table.name)
-    if vendor == "mysql":
-        return _chunk_by_chunk(connection, name, key, digest, low, size, keys)
+    if vendor == "mysql" and keys is None:
+        return _chunk_by_chunk(connection, name, key, digest, low, size)
     sql = f"SELECT {chunk}, COUNT(*), {digest} FROM {name}{within} GROUP BY 1"  # noqa: S608
     if vendor == "sqlite":
         _define_md5_40(connection)
@@ -225,29 +232,22 @@ def chunks_in_database(
 
 
 def _chunk_by_chunk(
-    connection: BaseDatabaseWrapper,
-    name: str,
-    key: str,
-    digest: str,
-    low: int,
-    size: int,
-    keys: tuple[int, int] | None,
+    connection: BaseDatabaseWrapper, name: str, key: str, digest: str, low: int, size: int
 ) -> Chunks:
-    """MySQL/MariaDB groups rows by an expression in a temporary table, row by row: instead,
-    one query per chunk, read along the key's index, each also finding the next key there is
-    (so a stretch of keys with no row costs no query)."""
+    """MySQL/MariaDB groups rows by an expression in a temporary table, row by row: over a
+    whole table, one query per chunk instead, read along the key's index, each also finding
+    the next key there is (so a stretch of keys with no row costs no query)."""
     found: Chunks = {}
-    start: int | None = low if keys is None else keys[0]
-    end = None if keys is None else keys[1]
+    start: int | None = low
     sql = (
         f"SELECT COUNT(*), {digest}, (SELECT MIN({key}) FROM {name} WHERE {key} >= %s) "  # noqa: S608
         f"FROM {name} WHERE {key} >= %s AND {key} < %s"
     )
     with connection.cursor() as cursor:
-        while start is not None and (end is None or start < end):
+        while start is not None:
             chunk = (int(start) - low) // size
             first, after = low + chunk * size, low + (chunk + 1) * size
-            cursor.execute(sql, [after, max(first, int(start)), min(after, end or after)])
+            cursor.execute(sql, [after, first, after])
             rows, total, start = cursor.fetchone()
             if rows:
                 found[chunk] = (int(rows), int(total or 0))
@@ -272,33 +272,73 @@ def chunks_here(
 
 
 def rows_in_database(
-    alias: str, table: Table, fields: list[Field], keys: tuple[int, int]
+    alias: str,
+    table: Table,
+    fields: list[Field],
+    keys: tuple[int, int],
+    pks: Sequence[int] | None = None,
+    parts: tuple[int, int, Sequence[int]] | None = None,
 ) -> dict[int, int]:
-    """Each row's digest, by key, for the keys from ``keys[0]`` to before ``keys[1]``."""
+    """Each row's digest, by key, for the keys from ``keys[0]`` to before ``keys[1]``; of
+    those, only ``pks`` if given, or only those in ``parts``: (low, size, which), the
+    chunks of ``size`` keys from ``low`` that ``chunks_in_database`` numbers so."""
     connection = connections[alias]
     quote = connection.ops.quote_name
     key = quote(str(table.pk.column))
     row = ROW_DIGEST[connection.vendor].format(_row_text(connection, fields))
+    sql = f"SELECT {key}, {row} FROM {quote(table.name)} WHERE {key} >= %s AND {key} < %s"  # noqa: S608
+    params: list[Any] = list(keys)
+    if parts is not None:
+        low, size, which = parts
+        sql += f" AND {_chunk_of(connection, key, size)} IN ({', '.join(['%s'] * len(which))})"
+        params += [low, *which]
     if connection.vendor == "sqlite":
         _define_md5_40(connection)
+    found: dict[int, int] = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {key}, {row} FROM {quote(table.name)} "  # noqa: S608
-            f"WHERE {key} >= %s AND {key} < %s",
-            list(keys),
-        )
-        return {int(k): int(d) for k, d in cursor.fetchall()}
+        for named in _slices(pks):
+            within = "" if named is None else f" AND {key} IN ({', '.join(['%s'] * len(named))})"
+            cursor.execute(sql + within, [*params, *(named or ())])
+            found.update((int(k), int(d)) for k, d in cursor.fetchall())
+    return found
+
+
+def _chunk_of(connection: BaseDatabaseWrapper, key: str, size: int) -> str:
+    """SQL of a row's chunk number (its first %s is the lowest key)."""
+    if connection.vendor == "mysql":
+        return f"(({key} - %s) DIV {size})"  # '/' would make a decimal of each key
+    return f"(({key} - %s) / {size})"  # integers, none below the lowest: rounded down
 
 
 def rows_here(
-    alias: str, table: Table, fields: list[Field], keys: tuple[int, int]
+    alias: str,
+    table: Table,
+    fields: list[Field],
+    keys: tuple[int, int],
+    pks: Sequence[int] | None = None,
 ) -> dict[int, int]:
     """The same for ``fields`` read through their fields, digested in this process."""
-    return dict(_read_and_digested(alias, table, fields, keys))
+    found: dict[int, int] = {}
+    for named in _slices(pks):
+        found.update(_read_and_digested(alias, table, fields, keys, named))
+    return found
+
+
+def _slices(pks: Sequence[int] | None) -> Iterator[list[int] | None]:
+    """``pks`` a query's worth at a time; None: once, for every key."""
+    if pks is None:
+        yield None
+        return
+    for start in range(0, len(pks), source.IN_CLAUSE):
+        yield list(pks[start : start + source.IN_CLAUSE])
 
 
 def _read_and_digested(
-    alias: str, table: Table, fields: list[Field], keys: tuple[int, int] | None
+    alias: str,
+    table: Table,
+    fields: list[Field],
+    keys: tuple[int, int] | None,
+    pks: list[int] | None = None,
 ) -> Iterator[tuple[int, int]]:
     """Each row's key and the digest of ``fields`` read through the fields, in this process."""
     if not fields:
@@ -307,7 +347,8 @@ def _read_and_digested(
     reader = Reader(narrowed, connections[alias])
     index = narrowed.fields.index(narrowed.pk)
     spellings = [_spelling(reader, i) for i in range(len(narrowed.fields))]
-    with closing(source.batches(alias, narrowed, 5000, keys=keys, raw=True)) as batches:
+    read = source.batches(alias, narrowed, 5000, keys=None if pks else keys, pks=pks, raw=True)
+    with closing(read) as batches:
         for batch in batches:
             for row in batch:
                 reader.check_dates(row)

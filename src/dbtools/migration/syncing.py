@@ -13,7 +13,7 @@ transaction, then the counters are reset and the rows changed are verified.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 
@@ -98,44 +98,66 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
     if low is None:
         return changes
     in_database, here = digests.split(table, (connections[source_alias], connections[target_alias]))
-    # A chunk's digest of what each database spells itself, summed there, passes over a
-    # chunk whose rows all match. In a chunk that differs, and in every chunk when some
-    # columns are digested here (they are read anyway), each row's digests: the rows that
-    # differ or that one side lacks are the changes. A thousand scattered changes in a
-    # million rows touch nearly every chunk: while most chunks so far differed, each row's
-    # digests are read at once, since summing the chunk first would be a second pass over it.
+    # First every column as each database writes it, digested there: a row written alike on
+    # both sides is the same row. A row that differs so is digested again, the columns no two
+    # engines write alike (JSON, say) read here, and only then counted as changed. Once most
+    # such rows turn out to be spelled apart rather than changed, the table goes straight to
+    # the second way.
+    spelled_alike = bool(here)
+    # Each chunk is digested by parts of a hundred keys, summed in each database: a thousand
+    # scattered changes in a million rows touch nearly every chunk, but only one part in
+    # ten. Only the rows of the parts that differ are then digested one by one, and the rows
+    # that differ or that one side lacks are the changes. Where columns are read here (they
+    # are spelled apart), every row of a chunk is read and digested anyway, at once.
     counted = pair.both(digests.chunks_in_database, source_alias, target_alias, table, [], low)
-    examined = differed = 0
     for chunk in sorted(counted[0].keys() | counted[1].keys()):
         keys = (low + chunk * digests.CHUNK, low + (chunk + 1) * digests.CHUNK)
-        spelled = in_database
-        if differed * 2 <= examined:
-            mine, theirs = pair.both(
+        left: Mapping[int, object]
+        right: Mapping[int, object]
+        if here and not spelled_alike:
+            left, right = pair.both(
+                digests.rows, source_alias, target_alias, table, in_database, here, keys
+            )
+        else:
+            fields = in_database + here
+            parts = pair.both(
                 digests.chunks_in_database,
                 source_alias,
                 target_alias,
                 table,
-                in_database,
+                fields,
                 low,
-                digests.CHUNK,
+                digests.PART,
                 keys,
             )
-            if mine == theirs:
-                if not here:
-                    examined += 1
-                    continue
-                spelled = []
-        left, right = pair.both(
-            digests.rows, source_alias, target_alias, table, spelled, here, keys
-        )
-        new = sorted(left.keys() - right.keys())
-        deleted = sorted(right.keys() - left.keys())
+            differ = sorted(
+                p for p in parts[0].keys() | parts[1].keys() if parts[0].get(p) != parts[1].get(p)
+            )
+            if not differ:
+                continue
+            within = (low, digests.PART, differ)
+            left, right = pair.both(
+                digests.rows_in_database,
+                source_alias,
+                target_alias,
+                table,
+                fields,
+                keys,
+                None,
+                within,
+            )
         changed = sorted(k for k in left.keys() & right.keys() if left[k] != right[k])
-        changes.new += new
-        changes.deleted += deleted
+        if changed and spelled_alike:
+            # By value, for the rows whose spellings differ.
+            again = pair.both(
+                digests.rows, source_alias, target_alias, table, in_database, here, keys, changed
+            )
+            apart = len(changed)
+            changed = [k for k in changed if again[0].get(k) != again[1].get(k)]
+            spelled_alike = len(changed) * 2 >= apart
+        changes.new += sorted(left.keys() - right.keys())
+        changes.deleted += sorted(right.keys() - left.keys())
         changes.changed += changed
-        examined += 1
-        differed += bool(new or deleted or changed)
     return changes
 
 
