@@ -1,13 +1,14 @@
 """``dbtools sync``: make the target hold exactly the source's rows, moving only what changed.
 
-For each table with an integer key, both databases digest their rows chunk by chunk of keys
-(see ``digests``); in the chunks that differ (in every chunk, where some columns are read and
-digested in this process) they digest each row, and the rows whose digests differ, or that one
-side lacks, are the changes. One scattered change per chunk is the usual
-case (a thousand updates over a million rows touch a hundred chunks), so only the chunks'
-digests and then the rows' digests cross the network, never the rows that are equal. A table
-without an integer key is copied again whole. All the changes go into the target in one
-transaction, then the counters are reset and the rows changed are verified.
+For each table with an integer key, both databases digest their rows chunk by chunk of keys,
+each chunk by parts of a hundred keys (see ``digests``), first with every column as each
+writes it; only the rows of the parts that differ are digested one by one, and a row that
+differs only as spelled (JSON each engine writes its own way) is digested again by value.
+The rows whose digests differ, or that one side lacks, are the changes. A thousand scattered
+changes in a million rows touch nearly every chunk but one part in ten, so only the parts'
+digests and then a few rows' digests cross the network, never the rows that are equal. A
+table without an integer key is copied again whole. All the changes go into the target in
+one transaction, then the counters are reset and the rows changed are verified.
 """
 
 from __future__ import annotations
