@@ -162,6 +162,29 @@ if BACKEND == "sqlite":
         again = copied.ok("dbtools", "sync", "--from", "default", "--to", "new")
         assert change_counts(again, "copyapp_everything") == (0, 0, 0)
 
+    def test_sync_finds_the_changes_past_its_first_chunk_and_span(copied: Site) -> None:
+        """Rows far apart: the first chunk shows JSON spelled apart (SQLite keeps it as
+        written, jsonb in its own order), so the chunks after it are read by value; a key
+        past the first span of keys is reached."""
+        moved = "UPDATE copyapp_everything SET id = id + 50000 WHERE id > 200"
+        far = "INSERT INTO copyapp_tag (id, name) VALUES (30000001, 'far on both sides')"
+        run_outside(copied, "target", moved, far)
+        run_outside(
+            copied,
+            "source",
+            moved,
+            far,
+            "UPDATE copyapp_everything SET char = 'changed' WHERE id = 50250",
+            """UPDATE copyapp_everything SET data = '{"changed": 1}' WHERE id = 50260""",
+            "UPDATE copyapp_everything SET char = 'changed' WHERE id = 7",
+            "INSERT INTO copyapp_tag (id, name) VALUES (40000001, 'far and new')",
+        )
+        output = copied.ok("dbtools", "sync", "--from", "default", "--to", "new")
+        assert change_counts(output, "copyapp_everything") == (0, 3, 0)
+        assert change_counts(output, "copyapp_tag") == (1, 0, 0)
+        assert "Everything matches." in output
+        assert copied.differences() == []
+
     def test_sync_refuses_a_writable_source_unless_live_and_says_what_live_leaves_out(
         copied: Site,
     ) -> None:

@@ -32,7 +32,8 @@ from dbtools.migration.tables import INTEGER_KEYS, Field, Table, stored_kind
 from dbtools.migration.values import Reader
 
 CHUNK = 10_000  # keys per chunk
-PART = 100  # keys per part of a chunk that differs, digested apart by sync
+PART = 100  # keys per part, sync's unit
+SPAN = 10_000_000  # keys whose parts sync reads at once
 Chunks = dict[int, tuple[int, int]]  # chunk -> (rows, sum of the rows' digests)
 
 TEXTS = frozenset(
@@ -440,10 +441,16 @@ def _defined_on_sqlite(connection: BaseDatabaseWrapper, **kwargs: object) -> Non
     define("dbtools_md5_40", 1, _md5_40, deterministic=True)
 
 
-def lowest_key(alias: str, table: Table) -> int | None:
+def lowest_key(alias: str, table: Table, at_least: int | None = None) -> int | None:
+    """The table's lowest key (of those from ``at_least`` on, if given); None: no row."""
     connection = connections[alias]
     quote = connection.ops.quote_name
+    key = quote(str(table.pk.column))
+    sql = f"SELECT MIN({key}) FROM {quote(table.name)}"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MIN({quote(str(table.pk.column))}) FROM {quote(table.name)}")  # noqa: S608
+        if at_least is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(f"{sql} WHERE {key} >= %s", [at_least])
         value = cursor.fetchone()[0]
     return None if value is None else int(value)

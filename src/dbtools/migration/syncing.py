@@ -14,9 +14,10 @@ one transaction, then the counters are reset and the rows changed are verified.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.management.base import CommandError
 from django.db import connections, transaction
@@ -105,61 +106,94 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
     # such rows turn out to be spelled apart rather than changed, the table goes straight to
     # the second way.
     spelled_alike = bool(here)
-    # Each chunk is digested by parts of a hundred keys, summed in each database: a thousand
-    # scattered changes in a million rows touch nearly every chunk, but only one part in
-    # ten. Only the rows of the parts that differ are then digested one by one, and the rows
-    # that differ or that one side lacks are the changes. Where columns are read here (they
-    # are spelled apart), every row of a chunk is read and digested anyway, at once.
-    counted = pair.both(digests.chunks_in_database, source_alias, target_alias, table, [], low)
-    for chunk in sorted(counted[0].keys() | counted[1].keys()):
-        keys = (low + chunk * digests.CHUNK, low + (chunk + 1) * digests.CHUNK)
-        left: Mapping[int, object]
-        right: Mapping[int, object]
-        if here and not spelled_alike:
-            left, right = pair.both(
-                digests.rows, source_alias, target_alias, table, in_database, here, keys
-            )
+
+    # Each part of a hundred keys is digested, summed in each database, a span of keys at a
+    # time in one query per side: a thousand scattered changes in a million rows touch nearly
+    # every chunk of 10,000 keys, but only one part in ten. Only the rows of the parts that
+    # differ are then digested one by one, and the rows that differ or that one side lacks
+    # are the changes. Where columns are read here (spelled apart), every row of every chunk
+    # is read and digested here anyway, a chunk at a time.
+    def by_value(keys: tuple[int, int], pks: list[int]) -> tuple[dict[int, Any], dict[int, Any]]:
+        return pair.both(
+            digests.rows, source_alias, target_alias, table, in_database, here, keys, pks
+        )
+
+    start: int | None = low
+    size = digests.CHUNK if here else digests.SPAN  # a first chunk tells how JSON is spelled
+    while start is not None:
+        first = low + (start - low) // digests.PART * digests.PART  # parts never split
+        span = (first, first + size)
+        read_here = bool(here) and not spelled_alike
+        fields = [] if read_here else in_database + here  # [] : the parts' rows only
+        found: tuple[Mapping[int, object], Mapping[int, object]]
+        parts = pair.both(
+            digests.chunks_in_database,
+            source_alias,
+            target_alias,
+            table,
+            fields,
+            low,
+            digests.PART,
+            span,
+        )
+        if read_here:
+            every = parts[0].keys() | parts[1].keys()
+            per_chunk = digests.CHUNK // digests.PART
+            for chunk in sorted({part // per_chunk for part in every}):
+                keys = (low + chunk * digests.CHUNK, low + (chunk + 1) * digests.CHUNK)
+                found = pair.both(
+                    digests.rows, source_alias, target_alias, table, in_database, here, keys
+                )
+                _note(changes, found, keys, None)
         else:
-            fields = in_database + here
-            parts = pair.both(
-                digests.chunks_in_database,
-                source_alias,
-                target_alias,
-                table,
-                fields,
-                low,
-                digests.PART,
-                keys,
-            )
             differ = sorted(
                 p for p in parts[0].keys() | parts[1].keys() if parts[0].get(p) != parts[1].get(p)
             )
-            if not differ:
-                continue
-            within = (low, digests.PART, differ)
-            left, right = pair.both(
-                digests.rows_in_database,
-                source_alias,
-                target_alias,
-                table,
-                fields,
-                keys,
-                None,
-                within,
-            )
-        changed = sorted(k for k in left.keys() & right.keys() if left[k] != right[k])
-        if changed and spelled_alike:
-            # By value, for the rows whose spellings differ.
-            again = pair.both(
-                digests.rows, source_alias, target_alias, table, in_database, here, keys, changed
-            )
-            apart = len(changed)
-            changed = [k for k in changed if again[0].get(k) != again[1].get(k)]
-            spelled_alike = len(changed) * 2 >= apart
-        changes.new += sorted(left.keys() - right.keys())
-        changes.deleted += sorted(right.keys() - left.keys())
-        changes.changed += changed
+            for at in range(0, len(differ), source.IN_CLAUSE):
+                group = differ[at : at + source.IN_CLAUSE]
+                keys = (low + group[0] * digests.PART, low + (group[-1] + 1) * digests.PART)
+                found = pair.both(
+                    digests.rows_in_database,
+                    source_alias,
+                    target_alias,
+                    table,
+                    fields,
+                    keys,
+                    None,
+                    (low, digests.PART, group),
+                )
+                alike = _note(changes, found, keys, by_value if here else None)
+                spelled_alike = spelled_alike and alike  # from the next span on
+        after = pair.both(digests.lowest_key, source_alias, target_alias, table, span[1])
+        start = min((k for k in after if k is not None), default=None)
+        size = digests.SPAN
     return changes
+
+
+ByValue = Callable[[tuple[int, int], list[int]], tuple[Mapping[int, object], Mapping[int, object]]]
+
+
+def _note(
+    changes: Changes,
+    found: tuple[Mapping[int, object], Mapping[int, object]],
+    keys: tuple[int, int],
+    by_value: ByValue | None,
+) -> bool:
+    """Add the rows ``found`` (each side's digests by key, within ``keys``) to ``changes``;
+    whether to go on digesting every column as each database writes it. ``by_value``: the
+    digests of the rows named, their columns spelled apart read through their fields."""
+    left, right = found
+    changed = sorted(k for k in left.keys() & right.keys() if left[k] != right[k])
+    alike = by_value is not None
+    if changed and by_value is not None:
+        again = by_value(keys, changed)
+        apart = len(changed)
+        changed = [k for k in changed if again[0].get(k) != again[1].get(k)]
+        alike = len(changed) * 2 >= apart
+    changes.new += sorted(left.keys() - right.keys())
+    changes.deleted += sorted(right.keys() - left.keys())
+    changes.changed += changed
+    return alike
 
 
 def _apply(source_alias: str, target_alias: str, found: list[Changes]) -> None:
