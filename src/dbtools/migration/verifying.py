@@ -16,7 +16,7 @@ from dbtools.migration import digests, preflight, records, sequences, source
 from dbtools.migration.digests import CHUNK
 from dbtools.migration.progress import Output
 from dbtools.migration.sides import Sides, sides
-from dbtools.migration.tables import Table
+from dbtools.migration.tables import Field, Table
 from dbtools.state import utcnow
 
 SHOWN = 10  # keys named per kind of difference
@@ -153,17 +153,22 @@ def compare(
     # First every column as each database writes it, all digested there: a value written
     # alike is the same value (JSON as jsonb writes it, say, if MySQL kept it so). A chunk
     # that differs is digested again, the columns no two databases write alike read here.
-    mine, theirs = pair.both(
-        digests.chunks, source_alias, target_alias, table, in_database + here, [], low
-    )
+    # Where the first chunk shows them spelled apart, every chunk is digested that way.
+    spelled = [in_database + here, []]
+    by_value = [in_database, here]
+    first = (low, low + CHUNK)
+    if here and _spelled_apart(source_alias, target_alias, table, pair, spelled, by_value, first):
+        spelled, by_value = by_value, []
+    mine, theirs = pair.both(digests.chunks, source_alias, target_alias, table, *spelled, low)
     report.source_rows = sum(rows for rows, _, _ in mine.values())
     report.target_rows = sum(rows for rows, _, _ in theirs.values())
     for chunk in sorted(mine.keys() | theirs.keys()):
         if mine.get(chunk) != theirs.get(chunk):
             within = (low + chunk * CHUNK, low + (chunk + 1) * CHUNK)
-            if here and mine.get(chunk, (0,))[0] == theirs.get(chunk, (0,))[0]:
-                by_value = (in_database, here, low, CHUNK, within)
-                again = pair.both(digests.chunks, source_alias, target_alias, table, *by_value)
+            if by_value and mine.get(chunk, (0,))[0] == theirs.get(chunk, (0,))[0]:
+                again = pair.both(
+                    digests.chunks, source_alias, target_alias, table, *by_value, low, CHUNK, within
+                )
                 if again[0] == again[1]:
                     continue
             _merge(
@@ -173,6 +178,28 @@ def compare(
                 _rows(target_alias, table, within),
             )
     return report
+
+
+def _spelled_apart(
+    source_alias: str,
+    target_alias: str,
+    table: Table,
+    pair: Sides,
+    spelled: list[list[Field]],
+    by_value: list[list[Field]],
+    keys: tuple[int, int],
+) -> bool:
+    """Whether the chunk of ``keys`` differs as each database writes it but not by value."""
+    low = keys[0]
+    written = pair.both(
+        digests.chunks, source_alias, target_alias, table, *spelled, low, CHUNK, keys
+    )
+    if written[0] == written[1]:
+        return False
+    valued = pair.both(
+        digests.chunks, source_alias, target_alias, table, *by_value, low, CHUNK, keys
+    )
+    return valued[0] == valued[1]
 
 
 def _merge(
