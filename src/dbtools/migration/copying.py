@@ -186,7 +186,10 @@ def _copy_table(
     remaining = total if after is None else max(0, total - source.count(options.target, table))
     done = Done(table.label, table.name)
     running = progress.start(done, remaining)
-    transfer = Transfer(table, options.source, options.target)
+    # A batch's commit need not wait for the disk: should the target's server crash, the last
+    # few may be lost, and `--resume` copies them again. The copy's own last commits (its
+    # foreign keys, in PostgreSQL's DDL) wait, and so make every batch before them durable.
+    transfer = Transfer(table, options.source, options.target, durable=False)
     read = source.batches(options.source, table, options.batch_size, after, raw=True)
     behind = remaining > options.batch_size and target.uses_copy(connections[options.target])
     try:

@@ -24,11 +24,16 @@ def uses_copy(connection: BaseDatabaseWrapper) -> bool:
 
 
 def write(
-    alias: str, table: Table, rows: Sequence[Sequence[Any]], types: Sequence[int] | None = None
+    alias: str,
+    table: Table,
+    rows: Sequence[Sequence[Any]],
+    types: Sequence[int] | None = None,
+    durable: bool = True,
 ) -> None:
     """Insert ``rows`` (already prepared for the target) in one transaction.
 
     ``types``: for COPY, the type each column's values are sent as (else the column's own).
+    ``durable=False``: into PostgreSQL, the commit does not wait for the disk (see copying).
     """
     connection = connections[alias]
     name, _, columns = table.quoted(connection)
@@ -41,10 +46,8 @@ def write(
             sql = f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
             if types is None:  # before the COPY: no query runs during one
                 types = column_types(alias, table)
-            # A batch's commit need not wait for the disk: after a crash of the server the
-            # last few may be lost, and `--resume` copies them again. The copy's own last
-            # commits (its keys, its sequences) wait, and so make every batch before durable.
-            cursor.execute("SET LOCAL synchronous_commit = off")
+            if not durable:
+                cursor.execute("SET LOCAL synchronous_commit = off")
             with cursor.cursor.copy(sql) as copy:
                 copy.set_types(types)
                 for row in rows:

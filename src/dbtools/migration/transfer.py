@@ -40,10 +40,14 @@ FLAGS = frozenset({0, 1, None})  # a boolean as MySQL and SQLite hold it (True =
 class Transfer:
     """Writes batches of rows, as the source's driver returns them, to the target."""
 
-    def __init__(self, table: Table, source_alias: str, target_alias: str) -> None:
+    def __init__(
+        self, table: Table, source_alias: str, target_alias: str, durable: bool = True
+    ) -> None:
+        """``durable=False``: each batch's commit does not wait for the disk."""
         source, destination = connections[source_alias], connections[target_alias]
         self.table = table
         self.target_alias = target_alias
+        self.durable = durable
         self.reader = Reader(table, source)
         self.writer = Writer(table, destination, source)
         self.pk_index = table.fields.index(table.pk)
@@ -67,11 +71,12 @@ class Transfer:
         short = self._short_rows(rows)
         if short is not None:
             try:
-                target.write(self.target_alias, self.table, short, self.types)
+                target.write(self.target_alias, self.table, short, self.types, self.durable)
                 return
             except _write_failures(connections[self.target_alias]):
                 pass  # written again below, through the fields
-        target.write(self.target_alias, self.table, [self.general(row) for row in rows])
+        general = [self.general(row) for row in rows]
+        target.write(self.target_alias, self.table, general, durable=self.durable)
 
     def prepared(self, rows: Rows) -> Rows:
         """The batch as ``write`` first sends it."""
