@@ -96,9 +96,14 @@ if BACKEND == "sqlite":
             "DELETE FROM copyapp_everything WHERE id = 9",
             "INSERT INTO copyapp_tag (id, name) VALUES (100000, 'extra')",
         )
+        # Two floats SQLite writes alike as text (to 15 digits): compared by value.
+        run_outside(
+            site, "source", "UPDATE copyapp_everything SET real = 0.30000000000000004 WHERE id = 12"
+        )
+        run_outside(site, "target", "UPDATE copyapp_everything SET real = 0.3 WHERE id = 12")
         done = site.manage("dbtools", "verify", "--from", "default", "--to", "new")
         assert done.returncode != 0
-        assert "2 row(s) differ: 7 (char), 8 (data)" in done.stdout
+        assert "3 row(s) differ: 7 (char), 8 (data), 12 (real)" in done.stdout
         assert "1 row(s) missing on the target: 9" in done.stdout
         assert "1 row(s) extra on the target: 100000" in done.stdout
         assert "Differences found." in done.stdout
@@ -132,6 +137,11 @@ if BACKEND == "sqlite":
         [
             (
                 "UPDATE copyapp_everything SET char = '" + "x" * 41 + "' WHERE id = 5",
+                "41 characters, longer than the column's 40",
+            ),
+            (
+                # PostgreSQL's varchar(40) would cut the spaces past 40 off without a word.
+                "UPDATE copyapp_everything SET char = 'x' || '" + " " * 40 + "' WHERE id = 5",
                 "41 characters, longer than the column's 40",
             ),
             (

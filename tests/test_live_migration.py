@@ -166,21 +166,26 @@ if BACKEND == "sqlite":
         """Rows far apart: the first chunk shows JSON spelled apart (SQLite keeps it as
         written, jsonb in its own order), so the chunks after it are read by value; a key
         past the first span of keys is reached."""
-        moved = "UPDATE copyapp_everything SET id = id + 50000 WHERE id > 200"
+        moved = (
+            "UPDATE copyapp_everything SET id = id + 50000 WHERE id BETWEEN 201 AND 280",
+            # Keys on both sides of the end of the span of keys they start: one chunk in two.
+            "UPDATE copyapp_everything SET id = id + 10049800 WHERE id BETWEEN 281 AND 285",
+        )
         far = "INSERT INTO copyapp_tag (id, name) VALUES (30000001, 'far on both sides')"
-        run_outside(copied, "target", moved, far)
+        run_outside(copied, "target", *moved, far)
         run_outside(
             copied,
             "source",
-            moved,
+            *moved,
             far,
+            "UPDATE copyapp_everything SET id = id + 10050000 WHERE id BETWEEN 286 AND 290",
             "UPDATE copyapp_everything SET char = 'changed' WHERE id = 50250",
             """UPDATE copyapp_everything SET data = '{"changed": 1}' WHERE id = 50260""",
             "UPDATE copyapp_everything SET char = 'changed' WHERE id = 7",
             "INSERT INTO copyapp_tag (id, name) VALUES (40000001, 'far and new')",
         )
         output = copied.ok("dbtools", "sync", "--from", "default", "--to", "new")
-        assert change_counts(output, "copyapp_everything") == (0, 3, 0)
+        assert change_counts(output, "copyapp_everything") == (5, 3, 5)
         assert change_counts(output, "copyapp_tag") == (1, 0, 0)
         assert "Everything matches." in output
         assert copied.differences() == []

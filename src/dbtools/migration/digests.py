@@ -66,9 +66,10 @@ CANONICAL: dict[str, dict[str, str]] = {
             "(EXTRACT(EPOCH FROM {} - TIMESTAMPTZ '2000-01-01 00:00:00+00') * 1000000)"
             "::bigint::text"
         ),
-        # A zero date, which has no such number, as its text.
-        "mysql": "COALESCE(TIMESTAMPDIFF(MICROSECOND, TIMESTAMP'2000-01-01 00:00:00', {0}),"
-        " CAST({0} AS CHAR))",
+        # A date no other database holds (a zero date, a day past the month's end, which
+        # TIMESTAMPDIFF would roll over into the next month) as its text.
+        "mysql": "CASE WHEN {0} + INTERVAL 0 DAY IS NULL THEN CAST({0} AS CHAR)"
+        " ELSE TIMESTAMPDIFF(MICROSECOND, TIMESTAMP'2000-01-01 00:00:00', {0}) END",
         # Django writes the microseconds, six digits, only when there are some; strftime
         # would round them into the seconds, so it reads the first 19 characters only.
         "sqlite": (
@@ -143,6 +144,14 @@ def split(
         else:
             here.append(field)
     return in_database, here
+
+
+def alike_as_written(here: list[Field]) -> list[Field]:
+    """Of the columns read and digested here, those that are the same value wherever the two
+    databases write them alike as text: JSON (MySQL and SQLite keep the text as written,
+    jsonb writes its own). Not floats (SQLite writes 15 digits), nor datetimes kept in another
+    zone than UTC."""
+    return [f for f in here if stored_kind(f) == "JSONField"]
 
 
 # A value as its database writes it as text: for two databases of the same engine.

@@ -100,12 +100,12 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
     if low is None:
         return changes
     in_database, here = digests.split(table, (connections[source_alias], connections[target_alias]))
-    # First every column as each database writes it, digested there: a row written alike on
-    # both sides is the same row. A row that differs so is digested again, the columns no two
-    # engines write alike (JSON, say) read here, and only then counted as changed. Once most
-    # such rows turn out to be spelled apart rather than changed, the table goes straight to
-    # the second way.
-    spelled_alike = bool(here)
+    # First every column as each database writes it, digested there, where the columns no two
+    # engines write alike are all JSON: a row written alike on both sides is the same row. A
+    # row that differs so is digested again, its JSON read here, and only then counted as
+    # changed. Once most such rows turn out to be spelled apart rather than changed, the
+    # table is read the second way from then on.
+    spelled_alike = bool(here) and digests.alike_as_written(here) == here
 
     # Each part of a hundred keys is digested, summed in each database, a span of keys at a
     # time in one query per side: a thousand scattered changes in a million rows touch nearly
@@ -140,7 +140,11 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
             every = parts[0].keys() | parts[1].keys()
             per_chunk = digests.CHUNK // digests.PART
             for chunk in sorted({part // per_chunk for part in every}):
-                keys = (low + chunk * digests.CHUNK, low + (chunk + 1) * digests.CHUNK)
+                # Within the span: a chunk a span's end cuts is read by each of its two spans.
+                keys = (
+                    max(span[0], low + chunk * digests.CHUNK),
+                    min(span[1], low + (chunk + 1) * digests.CHUNK),
+                )
                 found = pair.both(
                     digests.rows, source_alias, target_alias, table, in_database, here, keys
                 )

@@ -395,5 +395,6 @@ def _decimal_problem(field: models.DecimalField[Any, Any], value: object) -> str
     return None
 
 
-# The checks whose every refusal PostgreSQL makes itself, with an error, in a COPY too.
-REFUSED_BY_POSTGRESQL = frozenset({nul_problem, json_nul_problem, _length_problem})
+# The checks whose every refusal PostgreSQL makes itself, with an error, in a COPY too. Not
+# the length: varchar(n) cuts off spaces past its length without a word.
+REFUSED_BY_POSTGRESQL = frozenset({nul_problem, json_nul_problem})

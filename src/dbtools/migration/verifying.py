@@ -154,10 +154,13 @@ def compare(
     # alike is the same value (JSON as jsonb writes it, say, if MySQL kept it so). A chunk
     # that differs is digested again, the columns no two databases write alike read here.
     # Where the first chunk shows them spelled apart, every chunk is digested that way.
-    spelled = [in_database + here, []]
+    alike = digests.alike_as_written(here)
+    spelled = [in_database + alike, [f for f in here if f not in alike]]
     by_value = [in_database, here]
     first = (low, low + CHUNK)
-    if here and _spelled_apart(source_alias, target_alias, table, pair, spelled, by_value, first):
+    if not alike or _spelled_apart(
+        source_alias, target_alias, table, pair, spelled, by_value, first
+    ):
         spelled, by_value = by_value, []
     mine, theirs = pair.both(digests.chunks, source_alias, target_alias, table, *spelled, low)
     report.source_rows = sum(rows for rows, _, _ in mine.values())
