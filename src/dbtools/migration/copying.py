@@ -119,6 +119,7 @@ def _load(
     target.unchecked(options.target)  # this thread's connection: checked again below
     restored = target.restore_foreign_keys(options.target, tables)
     sequences.reset(options.target, tables)
+    target.analyze(options.target, tables)
     progress.summary()
     if restored:
         out.write(f"{restored} foreign key(s) put back on {options.target!r}, as they were.\n")
