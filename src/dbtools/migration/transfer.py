@@ -139,8 +139,8 @@ class Transfer:
         if not converters and saved_as_read == PLAIN_TYPES:
             # Django's plain fields: the driver's value is the one saved. A value of another
             # type, or a NULL where none may be, makes COPY refuse the batch (see ``write``),
-            # as PostgreSQL refuses a NUL or a longer text; not an integer out of range,
-            # which psycopg would wrap around: that one is checked here.
+            # as PostgreSQL refuses a NUL; not an integer out of range, which psycopg would
+            # wrap around, nor a longer text, whose spaces varchar(n) would cut: checked here.
             return None if unchecked or check is None else _checked(check, general)
         if not converters and saved_as_read:
             if source.vendor in ("mysql", "postgresql") and unchecked and settings.USE_TZ:

@@ -182,7 +182,7 @@ class Writer:
         found = [_checks_for(field, connection, source) for field in table.fields]
         self.checks = [_combined(checks) for checks in found]
         # Whether the target itself refuses, by an error, every value the column's checks
-        # refuse (PostgreSQL: a NUL, a longer text): a COPY can then send it unchecked.
+        # refuse (PostgreSQL: a NUL in text or JSON): a COPY can then send it unchecked.
         self.refused_by_target = [
             connection.vendor == "postgresql"
             and all(getattr(c, "func", c) in REFUSED_BY_POSTGRESQL for c in checks)
