@@ -227,12 +227,12 @@ def chunks_in_database(
     vendor = connection.vendor
     quote = connection.ops.quote_name
     key = quote(str(table.pk.column))
-    chunk = _chunk_of(connection, key, size)
-    within = f" WHERE {key} >= %s AND {key} < %s" if keys else ""
     digest = f"SUM({ROW_DIGEST[vendor].format(_row_text(connection, fields))})" if fields else "0"
     name = quote(table.name)
     if vendor == "mysql" and keys is None:
         return _chunk_by_chunk(connection, name, key, digest, low, size)
+    chunk = _chunk_of(connection, key, size)
+    within = f" WHERE {key} >= %s AND {key} < %s" if keys else ""
     sql = f"SELECT {chunk}, COUNT(*), {digest} FROM {name}{within} GROUP BY 1"  # noqa: S608
     if vendor == "sqlite":
         _define_md5_40(connection)
@@ -339,8 +339,7 @@ def _slices(pks: Sequence[int] | None) -> Iterator[list[int] | None]:
     if pks is None:
         yield None
         return
-    for start in range(0, len(pks), source.IN_CLAUSE):
-        yield list(pks[start : start + source.IN_CLAUSE])
+    yield from source.in_clauses(pks)
 
 
 def _read_and_digested(

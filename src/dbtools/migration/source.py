@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +14,12 @@ from dbtools.migration.values import Reader
 
 Batches = Generator[list[Any], None, None]
 IN_CLAUSE = 1000  # keys per query that names them (… IN (…))
+
+
+def in_clauses(keys: Sequence[Any]) -> Iterator[list[Any]]:
+    """``keys`` in order, as many at a time as one query names (``IN_CLAUSE``)."""
+    for start in range(0, len(keys), IN_CLAUSE):
+        yield list(keys[start : start + IN_CLAUSE])
 
 
 def count(alias: str, table: Table) -> int:

@@ -153,8 +153,7 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
             differ = sorted(
                 p for p in parts[0].keys() | parts[1].keys() if parts[0].get(p) != parts[1].get(p)
             )
-            for at in range(0, len(differ), source.IN_CLAUSE):
-                group = differ[at : at + source.IN_CLAUSE]
+            for group in source.in_clauses(differ):
                 keys = (low + group[0] * digests.PART, low + (group[-1] + 1) * digests.PART)
                 found = pair.both(
                     digests.rows_in_database,
@@ -220,12 +219,10 @@ def _apply(source_alias: str, target_alias: str, found: list[Changes]) -> None:
                     _insert(source_alias, target_alias, table, None)
                     continue
                 gone = changes.deleted + changes.changed
-                for start in range(0, len(gone), source.IN_CLAUSE):
-                    _delete(target_alias, table, gone[start : start + source.IN_CLAUSE])
-                wanted = changes.new + changes.changed
-                for start in range(0, len(wanted), source.IN_CLAUSE):
-                    batch = wanted[start : start + source.IN_CLAUSE]
-                    _insert(source_alias, target_alias, table, batch)
+                for named in source.in_clauses(gone):
+                    _delete(target_alias, table, named)
+                for named in source.in_clauses(changes.new + changes.changed):
+                    _insert(source_alias, target_alias, table, named)
             target.check_foreign_keys(target_alias, [c.table for c in found])
     finally:
         if connection.vendor in ("mysql", "sqlite"):

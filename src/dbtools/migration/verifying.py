@@ -135,8 +135,7 @@ def compare(
         report.source_rows, report.target_rows = pair.both(
             source.count, source_alias, target_alias, table
         )
-        for start in range(0, len(keys), source.IN_CLAUSE):
-            named = list(keys[start : start + source.IN_CLAUSE])
+        for named in source.in_clauses(keys):
             _merge(
                 report,
                 table,
