@@ -115,6 +115,56 @@ if BACKEND == "sqlite":
         assert "1 row(s) extra on the target: 100000" in done.stdout
         assert "Differences found." in done.stdout
 
+    DIGESTED_PAIRS = PAIRS[:3]  # the three ways the databases digest rows: see digests.method
+
+    @pytest.mark.parametrize(
+        ("source", "target"), DIGESTED_PAIRS, ids=[f"{s}-to-{t}" for s, t in DIGESTED_PAIRS]
+    )
+    def test_verify_finds_texts_moved_across_the_separators_of_a_digest(
+        source: str, target: str, tmp_path: Path
+    ) -> None:
+        """Texts holding the '|' between a row's values and the '/' between a chunk's rows,
+        changed so that the values joined are the same text on both sides."""
+        site = Site(source, target, tmp_path, "dbtools_copy_one")
+        try:
+            site.prepare(rows=20)
+            site.ok("dbtools", "on")
+            copy(site, "--no-verify")
+            # A nullable text is written after a 'v', as its value joined is here.
+            for role, vendor, char, char_null in (
+                ("source", source, "a|vb", "c"),
+                ("target", target, "a", "b|vc"),
+            ):
+                q = "`" if vendor == "mariadb" else '"'  # CHAR is a word of MySQL's
+                run_outside(
+                    site,
+                    role,
+                    f"UPDATE copyapp_everything SET {q}char{q} = '{char}',"
+                    f" char_null = '{char_null}' WHERE id = 5",
+                )
+            # Rows joined in a chunk: '1|a|n/2|b|n/3|c|n' on both sides, the keys apart.
+            insert = "INSERT INTO copyapp_article (id, title, published) VALUES (%s, '%s', NULL)"
+            run_outside(
+                site,
+                "source",
+                insert % (900001, "a"),
+                insert % (900002, "b|n/900003|c"),
+            )
+            run_outside(
+                site,
+                "target",
+                insert % (900001, "a|n/900002|b"),
+                insert % (900003, "c"),
+            )
+            done = site.manage("dbtools", "verify", "--from", "default", "--to", "new")
+            assert done.returncode != 0
+            assert "1 row(s) differ: 5 (char, char_null)" in done.stdout
+            assert "1 row(s) differ: 900001 (title)" in done.stdout
+            assert "1 row(s) missing on the target: 900002" in done.stdout
+            assert "1 row(s) extra on the target: 900003" in done.stdout
+        finally:
+            site.drop()
+
     def test_a_value_the_target_cannot_hold_stops_the_copy_and_resume_completes_it(
         site: Site,
     ) -> None:

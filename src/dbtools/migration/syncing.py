@@ -99,7 +99,9 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
     low = min((k for k in lows if k is not None), default=None)
     if low is None:
         return changes
-    in_database, here = digests.split(table, (connections[source_alias], connections[target_alias]))
+    databases = (connections[source_alias], connections[target_alias])
+    in_database, here = digests.split(table, databases)
+    method = digests.method(table, databases)
     # First every column as each database writes it, digested there, where the columns no two
     # engines write alike are all JSON: a row written alike on both sides is the same row. A
     # row that differs so is digested again, its JSON read here, and only then counted as
@@ -115,7 +117,7 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
     # is read and digested here anyway, a chunk at a time.
     def by_value(keys: tuple[int, int], pks: list[int]) -> tuple[dict[int, Any], dict[int, Any]]:
         return pair.both(
-            digests.rows, source_alias, target_alias, table, in_database, here, keys, pks
+            digests.rows, source_alias, target_alias, table, method, in_database, here, keys, pks
         )
 
     start: int | None = low
@@ -131,6 +133,7 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
             source_alias,
             target_alias,
             table,
+            method,
             fields,
             low,
             digests.PART,
@@ -146,7 +149,14 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
                     min(span[1], low + (chunk + 1) * digests.CHUNK),
                 )
                 found = pair.both(
-                    digests.rows, source_alias, target_alias, table, in_database, here, keys
+                    digests.rows,
+                    source_alias,
+                    target_alias,
+                    table,
+                    method,
+                    in_database,
+                    here,
+                    keys,
                 )
                 _note(changes, found, keys, None)
         else:
@@ -160,6 +170,7 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
                     source_alias,
                     target_alias,
                     table,
+                    method,
                     fields,
                     keys,
                     None,

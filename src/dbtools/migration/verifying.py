@@ -149,6 +149,7 @@ def compare(
         return report
     databases = (connections[source_alias], connections[target_alias])
     in_database, here = digests.split(table, databases)
+    method = digests.method(table, databases)
     # First every column as each database writes it, all digested there: a value written
     # alike is the same value (JSON as jsonb writes it, say, if MySQL kept it so). A chunk
     # that differs is digested again, the columns no two databases write alike read here.
@@ -158,10 +159,12 @@ def compare(
     by_value = [in_database, here]
     first = (low, low + CHUNK)
     if not alike or _spelled_apart(
-        source_alias, target_alias, table, pair, spelled, by_value, first
+        source_alias, target_alias, table, pair, method, spelled, by_value, first
     ):
         spelled, by_value = by_value, []
-    mine, theirs = pair.both(digests.chunks, source_alias, target_alias, table, *spelled, low)
+    mine, theirs = pair.both(
+        digests.chunks, source_alias, target_alias, table, method, *spelled, low
+    )
     report.source_rows = sum(rows for rows, _, _ in mine.values())
     report.target_rows = sum(rows for rows, _, _ in theirs.values())
     for chunk in sorted(mine.keys() | theirs.keys()):
@@ -169,7 +172,15 @@ def compare(
             within = (low + chunk * CHUNK, low + (chunk + 1) * CHUNK)
             if by_value and mine.get(chunk, (0,))[0] == theirs.get(chunk, (0,))[0]:
                 again = pair.both(
-                    digests.chunks, source_alias, target_alias, table, *by_value, low, CHUNK, within
+                    digests.chunks,
+                    source_alias,
+                    target_alias,
+                    table,
+                    method,
+                    *by_value,
+                    low,
+                    CHUNK,
+                    within,
                 )
                 if again[0] == again[1]:
                     continue
@@ -187,6 +198,7 @@ def _spelled_apart(
     target_alias: str,
     table: Table,
     pair: Sides,
+    method: str,
     spelled: list[list[Field]],
     by_value: list[list[Field]],
     keys: tuple[int, int],
@@ -194,12 +206,12 @@ def _spelled_apart(
     """Whether the chunk of ``keys`` differs as each database writes it but not by value."""
     low = keys[0]
     written = pair.both(
-        digests.chunks, source_alias, target_alias, table, *spelled, low, CHUNK, keys
+        digests.chunks, source_alias, target_alias, table, method, *spelled, low, CHUNK, keys
     )
     if written[0] == written[1]:
         return False
     valued = pair.both(
-        digests.chunks, source_alias, target_alias, table, *by_value, low, CHUNK, keys
+        digests.chunks, source_alias, target_alias, table, method, *by_value, low, CHUNK, keys
     )
     return valued[0] == valued[1]
 
