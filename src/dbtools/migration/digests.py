@@ -110,9 +110,11 @@ ROW_DIGEST = {
     "sqlite": "dbtools_md5_40({})",
 }
 # PostgreSQL sets its MD5 up anew on each call, which costs it more than reading a short
-# row; hashtextextended costs a tenth of that, and stays the same from one major version to
-# the next (hash partitions depend on it). "C": bytes, whatever collation the columns have.
+# row; hashtextextended costs a tenth of that. It is internal, not promised to stay the same
+# from one major version to the next (though hash partitions rely on it), so two servers
+# must agree on a sample first. "C": bytes, whatever collation the columns have.
 HASHTEXT_DIGEST = 'hashtextextended(({}) COLLATE "C", 0)'
+HASHTEXT_SAMPLE = "SELECT " + HASHTEXT_DIGEST.format("'dbtools|7:sample|n'")
 # A chunk's rows, one after the other, hashed once. PostgreSQL orders them itself; MySQL
 # reads InnoDB's rows along the key, in its order, and ordering them again would cost it a
 # third more. Rows in another order only make the chunk differ, to be compared row by row;
@@ -134,11 +136,17 @@ FRAMED = {  # a text after its length in bytes, so that a '|' or '/' in it stays
 def method(table: Table, connections_: tuple[BaseDatabaseWrapper, BaseDatabaseWrapper]) -> str:
     """How the two databases digest ``table``'s rows alike, as cheaply as they both can."""
     vendors = {c.vendor for c in connections_}
-    if vendors == {"postgresql"}:
+    if vendors == {"postgresql"} and len({_sample(c) for c in connections_}) == 1:
         return HASHTEXT
     if vendors == {"postgresql", "mysql"} and _short_rows(table):
         return CONCAT
     return MD5
+
+
+def _sample(connection: BaseDatabaseWrapper) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(HASHTEXT_SAMPLE)
+        return int(cursor.fetchone()[0])
 
 
 def _short_rows(table: Table) -> bool:
