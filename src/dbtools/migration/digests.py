@@ -3,8 +3,9 @@
 Each database turns every row into one canonical text (the same bytes on PostgreSQL,
 MySQL/MariaDB and SQLite for the same values: integers and decimals as digits, booleans as
 0 or 1, datetimes in UTC to the microsecond, UUIDs as 32 hex digits, durations in
-microseconds, binary in hex) and sums 60 bits of each row's MD5 per chunk, so that only a
-count and a number per chunk cross the network. A column no database spells the same way
+microseconds, binary in hex, each text after its length) and digests each chunk's rows the
+way the two databases of the pair compute for the least (``method``), so that only a count
+and a number per chunk cross the network. A column no database spells the same way
 (floats, JSON, IP addresses, and on SQLite decimals and times) is read instead, through its
 field, and digested here. Chunks that differ are then compared row by row.
 """
