@@ -172,6 +172,93 @@ if BACKEND == "sqlite":
         finally:
             site.drop()
 
+    HIGH = 5_000_000_000_000_000_000  # random 64-bit keys: chunk numbers would overflow
+    WIDE_INSERT = f"INSERT INTO copyapp_tag (id, name) VALUES ({-HIGH}, 'low'), ({HIGH}, 'high')"
+    WIDE_KEYS = (
+        [WIDE_INSERT],
+        [WIDE_INSERT, f"UPDATE copyapp_tag SET name = 'changed' WHERE id = {HIGH}"],
+        f"1 row(s) differ: {HIGH} (name)",
+    )
+    HOSTILE = {
+        # The schema lets NULL in where the model does not: the row is still digested.
+        "null-in-a-not-null-column": (
+            "postgresql",
+            "postgresql",
+            [
+                "ALTER TABLE copyapp_article ALTER title DROP NOT NULL",
+                "UPDATE copyapp_article SET title = NULL WHERE id = 1",
+            ],
+            [
+                "ALTER TABLE copyapp_article ALTER title DROP NOT NULL",
+                "UPDATE copyapp_article SET title = NULL, published = '1999-01-01 00:00:00+00'"
+                " WHERE id = 1",
+            ],
+            "1 row(s) differ: 1 (published)",
+        ),
+        # Two floats PostgreSQL writes alike as text with extra_float_digits = 0.
+        "floats-to-the-last-bit": (
+            "postgresql",
+            "postgresql",
+            [
+                "ALTER DATABASE {name} SET extra_float_digits = 0",
+                "UPDATE copyapp_everything SET real = 0.30000000000000004 WHERE id = 12",
+            ],
+            [
+                "ALTER DATABASE {name} SET extra_float_digits = 0",
+                "UPDATE copyapp_everything SET real = 0.3 WHERE id = 12",
+            ],
+            "1 row(s) differ: 12 (real)",
+        ),
+        # Django reads 10:00 at +05:00 from SQLite: five hours before PostgreSQL's.
+        "sqlite-datetime-with-an-offset": (
+            "sqlite",
+            "postgresql",
+            [
+                "UPDATE copyapp_article SET published = '2020-01-01 10:00:00.123456+05:00'"
+                " WHERE id = 1"
+            ],
+            ["UPDATE copyapp_article SET published = '2020-01-01 10:00:00.123456+00' WHERE id = 1"],
+            "1 row(s) differ: 1 (published)",
+        ),
+        # UTF-8 kept in a latin1 column, as legacy MySQL sites do: its bytes are those of
+        # the target's 'café', but not its text.
+        "mysql-latin1-column": (
+            "mariadb",
+            "postgresql",
+            [
+                # Names latin1 holds (the generated ones have emoji), alike on both sides.
+                "UPDATE copyapp_tag SET name = CONCAT('tag', id)",
+                "ALTER TABLE copyapp_tag CONVERT TO CHARACTER SET latin1",
+                "INSERT INTO copyapp_tag (id, name) VALUES (9000, 'cafÃ©')",
+            ],
+            [
+                "UPDATE copyapp_tag SET name = 'tag' || id",
+                "INSERT INTO copyapp_tag (id, name) VALUES (9000, 'café')",
+            ],
+            "1 row(s) differ: 9000 (name)",
+        ),
+        "wide-keys-postgresql": ("postgresql", "postgresql", *WIDE_KEYS),
+        "wide-keys-mariadb": ("mariadb", "postgresql", *WIDE_KEYS),
+    }
+
+    @pytest.mark.parametrize("case", list(HOSTILE))
+    def test_verify_finds_a_change_in_rows_that_digests_used_to_miss(
+        case: str, tmp_path: Path
+    ) -> None:
+        source, target, on_source, on_target, expected = HOSTILE[case]
+        site = Site(source, target, tmp_path, "dbtools_copy_one")
+        try:
+            site.prepare(rows=20)
+            site.ok("dbtools", "on")
+            copy(site, "--no-verify")
+            for role, statements in (("source", on_source), ("target", on_target)):
+                name = site.name(role)
+                run_outside(site, role, *(s.format(name=name) for s in statements))
+            found = differences(site)
+            assert expected in found, found[-3000:]
+        finally:
+            site.drop()
+
     def test_a_value_the_target_cannot_hold_stops_the_copy_and_resume_completes_it(
         site: Site,
     ) -> None:

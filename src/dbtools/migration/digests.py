@@ -16,6 +16,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
@@ -53,7 +54,8 @@ CANONICAL: dict[str, dict[str, str]] = {
         "mysql": "{}",
         "sqlite": "CAST({} AS TEXT)",
     },
-    "text": {"postgresql": "{}", "mysql": "{}", "sqlite": "{}"},
+    # MySQL hashes a text in its column's character set: UTF-8, as the others, whatever that is.
+    "text": {"postgresql": "{}", "mysql": "CONVERT({} USING utf8mb4)", "sqlite": "{}"},
     # The column's own scale on both: numeric(20, 6) and decimal(20, 6) write six places.
     "decimal": {"postgresql": "{}::text", "mysql": "CAST({} AS CHAR)"},
     "date": {
@@ -72,10 +74,13 @@ CANONICAL: dict[str, dict[str, str]] = {
         "mysql": "CASE WHEN {0} + INTERVAL 0 DAY IS NULL THEN CAST({0} AS CHAR)"
         " ELSE TIMESTAMPDIFF(MICROSECOND, TIMESTAMP'2000-01-01 00:00:00', {0}) END",
         # Django writes the microseconds, six digits, only when there are some; strftime
-        # would round them into the seconds, so it reads the first 19 characters only.
+        # would round them into the seconds, so it reads the first 19 characters only. Any
+        # other shape (an offset, say) stays as written, and so differs from the other side.
         "sqlite": (
-            "CAST((CAST(strftime('%%s', substr({0}, 1, 19)) AS INTEGER) - 946684800) * 1000000"
-            " + CAST(substr({0} || '000000', 21, 6) AS INTEGER) AS TEXT)"
+            "CASE WHEN length({0}) = 19 OR (length({0}) = 26 AND substr({0}, 20, 1) = '.'"
+            " AND substr({0}, 21) GLOB '[0-9][0-9][0-9][0-9][0-9][0-9]') THEN"
+            " CAST((CAST(strftime('%%s', substr({0}, 1, 19)) AS INTEGER) - 946684800) * 1000000"
+            " + CAST(substr({0} || '000000', 21, 6) AS INTEGER) AS TEXT) ELSE {0} END"
         ),
     },
     "time": {
@@ -109,7 +114,7 @@ MD5 = "md5"  # the rest: 40 bits of each row's MD5, summed
 # PostgreSQL's about the same.
 ROW_DIGEST = {
     MD5: {
-        "postgresql": "('x' || substr(md5({}), 1, 10))::bit(40)::bigint",
+        "postgresql": "('x' || substr(md5(convert_to({}, 'UTF8')), 1, 10))::bit(40)::bigint",
         "mysql": "CAST(CONV(SUBSTRING(MD5({}), 1, 10), 16, 10) AS UNSIGNED)",
         "sqlite": "dbtools_md5_40({})",
     },
@@ -125,13 +130,14 @@ ROW_DIGEST = {
 # from one major version to the next (though hash partitions rely on it), so two servers
 # must agree on a sample first. "C": bytes, whatever collation the columns have.
 HASHTEXT_DIGEST = 'hashtextextended(({}) COLLATE "C", 0)'
-HASHTEXT_SAMPLE = "SELECT " + HASHTEXT_DIGEST.format("'dbtools|7:sample|n'")
+# Not ASCII: two servers of different encodings hash its bytes apart.
+HASHTEXT_SAMPLE = "SELECT " + HASHTEXT_DIGEST.format("'dbtools|9:échantillon|n'")
 # A chunk's rows, one after the other, hashed once. PostgreSQL orders them itself; MySQL
 # reads InnoDB's rows along the key, in its order, and ordering them again would cost it a
 # third more. Rows in another order only make the chunk differ, to be compared row by row;
 # they never make two chunks match.
 CHUNK_DIGEST = {
-    "postgresql": "md5(string_agg({row}, '/' ORDER BY {key}))",
+    "postgresql": "md5(convert_to(string_agg({row}, '/' ORDER BY {key}), 'UTF8'))",
     "mysql": "MD5(GROUP_CONCAT({row} SEPARATOR '/'))",
 }
 # Characters of text a row may hold for its chunk to be hashed whole: past that, copying
@@ -142,6 +148,11 @@ FRAMED = {  # a text after its length in bytes, so that a '|' or '/' in it stays
     "mysql": "CONCAT(LENGTH({0}), ':', {0})",
     "sqlite": "length(CAST({0} AS BLOB)) || ':' || {0}",
 }
+
+
+# Before each row's text in its own digest: 40 bits of a hash are few enough for two texts
+# to be found that digest alike, but not for a salt drawn anew for each run.
+SALT = secrets.token_hex(8)
 
 
 def method(table: Table, connections_: tuple[BaseDatabaseWrapper, BaseDatabaseWrapper]) -> str:
@@ -225,28 +236,42 @@ def alike_as_written(here: list[Field]) -> list[Field]:
 
 
 # A value as its database writes it as text: for two databases of the same engine.
-AS_TEXT = {"postgresql": "{}::text", "mysql": "CAST({} AS CHAR)", "sqlite": "CAST({} AS TEXT)"}
+AS_TEXT = {
+    "postgresql": "{}::text",
+    "mysql": "CONVERT({} USING utf8mb4)",
+    "sqlite": "CAST({} AS TEXT)",
+}
+# A float, every bit of it, for two databases of the same engine: as text, SQLite writes
+# 15 digits and PostgreSQL as many as extra_float_digits says.
+FLOAT = {
+    "postgresql": "encode(float8send({}), 'hex')",
+    "mysql": "CAST({} AS CHAR)",  # 17 digits
+    "sqlite": (
+        "CASE WHEN typeof({0}) = 'real' THEN printf('%%!.17g', {0}) ELSE CAST({0} AS TEXT) END"
+    ),
+}
 
 
 def _template(field: Field, vendor: str) -> str:
+    if stored_kind(field) == "FloatField":
+        return FLOAT[vendor]
     return CANONICAL.get(kind(field), {}).get(vendor) or AS_TEXT[vendor]
 
 
-def _row_text(connection: BaseDatabaseWrapper, fields: list[Field]) -> str:
-    """SQL of one row's canonical text, made of ``fields``."""
+def _row_text(connection: BaseDatabaseWrapper, fields: list[Field], salted: bool = False) -> str:
+    """SQL of one row's canonical text, made of ``fields``; ``salted``: after this run's
+    ``SALT``, for a digest of the row alone."""
     vendor = connection.vendor
     quote = connection.ops.quote_name
-    parts = []
+    parts = [f"'{SALT}'"] if salted else []
     for field in fields:
         value = _template(field, vendor).format(quote(str(field.column)))
         if kind(field) in ("text", ""):  # the only spellings that may hold '|' or '/'
             value = FRAMED[vendor].format(value)
-        if not field.null:  # the same model on both sides: NULL can't be there
-            parts.append(value)
-            continue
-        # 'v' before a value and a bare 'n' for NULL: NULL and '' stay apart.
-        prefixed = f"CONCAT('v', {value})" if vendor == "mysql" else f"('v' || {value})"
-        parts.append(f"COALESCE({prefixed}, 'n')")
+        # NULL as 'n', which no value is spelled as (a text begins with its length), even
+        # in a column the model says is never NULL: a NULL would make the row's text NULL,
+        # and the row would count without being digested.
+        parts.append(f"COALESCE({value}, 'n')")
     separator = ", '|', " if vendor == "mysql" else " || '|' || "
     row = separator.join(parts) or "''"
     if vendor == "mysql" and parts:
@@ -256,7 +281,7 @@ def _row_text(connection: BaseDatabaseWrapper, fields: list[Field]) -> str:
 
 def _row_digest(connection: BaseDatabaseWrapper, method_: str, fields: list[Field]) -> str:
     """SQL of one row's digest, an integer."""
-    row = _row_text(connection, fields)
+    row = _row_text(connection, fields, salted=True)
     if method_ == HASHTEXT:
         return HASHTEXT_DIGEST.format(row)
     return ROW_DIGEST[SHA224 if method_ == CONCAT else method_][connection.vendor].format(row)
@@ -462,7 +487,7 @@ def _read_and_digested(
             for row in batch:
                 reader.check_dates(row)
                 spelled = [spell(raw) for spell, raw in zip(spellings, row, strict=True)]
-                text = "[" + ", ".join(spelled) + "]"
+                text = SALT + "[" + ", ".join(spelled) + "]"
                 yield int(row[index]), _md5_40(text)
 
 
@@ -547,6 +572,28 @@ def _defined_on_sqlite(connection: BaseDatabaseWrapper, **kwargs: object) -> Non
         return
     define: Callable[..., None] = connection.connection.create_function
     define("dbtools_md5_40", 1, _md5_40, deterministic=True)
+
+
+# Keys further apart than this would overflow the 64-bit arithmetic of chunk numbers
+# (random 64-bit keys, say).
+WIDEST = 2**62
+
+
+def key_bounds(alias: str, table: Table) -> tuple[int, int] | None:
+    """The table's lowest and highest keys; None: no row."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    key = quote(str(table.pk.column))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN({key}), MAX({key}) FROM {quote(table.name)}")  # noqa: S608
+        low, high = cursor.fetchone()
+    return None if low is None else (int(low), int(high))
+
+
+def too_far_apart(bounds: Sequence[tuple[int, int] | None]) -> bool:
+    """Whether the keys of both sides, together, are too far apart to be chunked."""
+    found = [b for b in bounds if b is not None]
+    return bool(found) and max(h for _, h in found) - min(lo for lo, _ in found) >= WIDEST
 
 
 def lowest_key(alias: str, table: Table, at_least: int | None = None) -> int | None:

@@ -36,7 +36,7 @@ class Changes:
     new: list[int] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
-    whole: bool = False  # no integer key: copied again whole
+    whole: str = ""  # why it is copied again whole, if it is
     seconds: float = 0.0
 
     @property
@@ -93,7 +93,10 @@ def sync(
 def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) -> Changes:
     changes = Changes(table)
     if not table.integer_key:
-        changes.whole = True
+        changes.whole = "its key is not an integer"
+        return changes
+    if digests.too_far_apart(pair.both(digests.key_bounds, source_alias, target_alias, table)):
+        changes.whole = f"its keys are {digests.WIDEST:,} or more apart"
         return changes
     lows = pair.both(digests.lowest_key, source_alias, target_alias, table)
     low = min((k for k in lows if k is not None), default=None)
@@ -258,7 +261,7 @@ def _insert(source_alias: str, target_alias: str, table: Table, keys: list[int] 
 def _line(changes: Changes) -> str:
     table = changes.table.name
     if changes.whole:
-        return f"{table}: copied again whole (its key is not an integer)\n"
+        return f"{table}: copied again whole ({changes.whole})\n"
     return (
         f"{table}: {len(changes.new)} new, {len(changes.changed)} changed, "
         f"{len(changes.deleted)} deleted ({changes.seconds:.2f} s)\n"
