@@ -54,8 +54,7 @@ CANONICAL: dict[str, dict[str, str]] = {
         "mysql": "{}",
         "sqlite": "CAST({} AS TEXT)",
     },
-    # MySQL hashes a text in its column's character set: UTF-8, as the others, whatever that is.
-    "text": {"postgresql": "{}", "mysql": "CONVERT({} USING utf8mb4)", "sqlite": "{}"},
+    "text": {"postgresql": "{}", "mysql": "{}", "sqlite": "{}"},
     # The column's own scale on both: numeric(20, 6) and decimal(20, 6) write six places.
     "decimal": {"postgresql": "{}::text", "mysql": "CAST({} AS CHAR)"},
     "date": {
@@ -238,9 +237,12 @@ def alike_as_written(here: list[Field]) -> list[Field]:
 # A value as its database writes it as text: for two databases of the same engine.
 AS_TEXT = {
     "postgresql": "{}::text",
-    "mysql": "CONVERT({} USING utf8mb4)",
+    "mysql": "{}",  # CONCAT writes it as text
     "sqlite": "CAST({} AS TEXT)",
 }
+# MySQL hashes a text in its column's character set: in UTF-8, as the others, if the column
+# is kept in another (converting every column would cost it as much again).
+TO_UTF8 = "CONVERT({} USING utf8mb4)"
 # A float, every bit of it, for two databases of the same engine: as text, SQLite writes
 # 15 digits and PostgreSQL as many as extra_float_digits says.
 FLOAT = {
@@ -252,10 +254,28 @@ FLOAT = {
 }
 
 
-def _template(field: Field, vendor: str) -> str:
+def _template(connection: BaseDatabaseWrapper, field: Field) -> str:
+    vendor = connection.vendor
     if stored_kind(field) == "FloatField":
         return FLOAT[vendor]
-    return CANONICAL.get(kind(field), {}).get(vendor) or AS_TEXT[vendor]
+    template = CANONICAL.get(kind(field), {}).get(vendor) or AS_TEXT[vendor]
+    if vendor == "mysql" and kind(field) in ("text", ""):
+        in_utf8 = _utf8_columns(connection.alias, str(field.model._meta.db_table))
+        if field.column not in in_utf8:
+            return TO_UTF8
+    return template
+
+
+@functools.cache
+def _utf8_columns(alias: str, table: str) -> frozenset[str]:
+    """A MySQL table's columns kept in UTF-8."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+            " AND TABLE_NAME = %s AND CHARACTER_SET_NAME IN ('utf8mb4', 'utf8mb3', 'utf8')",
+            [table],
+        )
+        return frozenset(str(name) for (name,) in cursor.fetchall())
 
 
 def _row_text(connection: BaseDatabaseWrapper, fields: list[Field], salted: bool = False) -> str:
@@ -265,7 +285,7 @@ def _row_text(connection: BaseDatabaseWrapper, fields: list[Field], salted: bool
     quote = connection.ops.quote_name
     parts = [f"'{SALT}'"] if salted else []
     for field in fields:
-        value = _template(field, vendor).format(quote(str(field.column)))
+        value = _template(connection, field).format(quote(str(field.column)))
         if kind(field) in ("text", ""):  # the only spellings that may hold '|' or '/'
             value = FRAMED[vendor].format(value)
         # NULL as 'n', which no value is spelled as (a text begins with its length), even
