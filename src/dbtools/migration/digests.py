@@ -283,20 +283,32 @@ def _row_text(connection: BaseDatabaseWrapper, fields: list[Field], salted: bool
     ``SALT``, for a digest of the row alone."""
     vendor = connection.vendor
     quote = connection.ops.quote_name
-    parts = [f"'{SALT}'"] if salted else []
+    head = [f"'{SALT}'"] if salted else []
+    values = []
     for field in fields:
         value = _template(connection, field).format(quote(str(field.column)))
         if kind(field) in ("text", ""):  # the only spellings that may hold '|' or '/'
             value = FRAMED[vendor].format(value)
-        # NULL as 'n', which no value is spelled as (a text begins with its length), even
-        # in a column the model says is never NULL: a NULL would make the row's text NULL,
-        # and the row would count without being digested.
-        parts.append(f"COALESCE({value}, 'n')")
-    separator = ", '|', " if vendor == "mysql" else " || '|' || "
-    row = separator.join(parts) or "''"
-    if vendor == "mysql" and parts:
-        row = f"CONCAT({row})"
-    return row
+        values.append((value, field.null))
+    # NULL as 'n', which no value is spelled as (a text begins with its length). A NULL in a
+    # column the model says is never NULL would make the row's text NULL, and the row would
+    # count without being digested: such a row is written again with every NULL as 'n'
+    # (COALESCE reads its second text only then, which saves PostgreSQL a tenth).
+    safe = [f"COALESCE({value}, 'n')" for value, _ in values]
+    row = _joined(
+        vendor, head + [s if null else v for s, (v, null) in zip(safe, values, strict=True)]
+    )
+    if all(null for _, null in values):
+        return row
+    return f"COALESCE({row}, {_joined(vendor, head + safe)})"
+
+
+def _joined(vendor: str, parts: list[str]) -> str:
+    if not parts:
+        return "''"
+    if vendor == "mysql":
+        return "CONCAT(" + ", '|', ".join(parts) + ")"
+    return " || '|' || ".join(parts)
 
 
 def _row_digest(connection: BaseDatabaseWrapper, method_: str, fields: list[Field]) -> str:
