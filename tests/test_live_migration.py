@@ -162,6 +162,19 @@ if BACKEND == "sqlite":
         again = copied.ok("dbtools", "sync", "--from", "default", "--to", "new")
         assert change_counts(again, "copyapp_everything") == (0, 0, 0)
 
+    def test_sync_copies_again_whole_a_table_whose_keys_are_too_far_apart(copied: Site) -> None:
+        """Random 64-bit keys: their chunk numbers would overflow 64-bit arithmetic."""
+        high = 5_000_000_000_000_000_000
+        run_outside(
+            copied,
+            "source",
+            f"INSERT INTO copyapp_tag (id, name) VALUES ({-high}, 'low'), ({high}, 'high')",
+        )
+        output = copied.ok("dbtools", "sync", "--from", "default", "--to", "new")
+        assert f"copyapp_tag: copied again whole (its keys are {2**62:,} or more apart)" in output
+        assert "Everything matches." in output
+        assert copied.differences() == []
+
     def test_sync_finds_the_changes_past_its_first_chunk_and_span(copied: Site) -> None:
         """Rows far apart: the first chunk shows JSON spelled apart (SQLite keeps it as
         written, jsonb in its own order), so the chunks after it are read by value; a key
