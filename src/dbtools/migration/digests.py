@@ -157,7 +157,7 @@ SALT = secrets.token_hex(8)
 def method(table: Table, connections_: tuple[BaseDatabaseWrapper, BaseDatabaseWrapper]) -> str:
     """How the two databases digest ``table``'s rows alike, as cheaply as they both can."""
     vendors = {c.vendor for c in connections_}
-    if vendors == {"postgresql"} and len({_sample(c) for c in connections_}) == 1:
+    if vendors == {"postgresql"} and len({_sample(c.alias) for c in connections_}) == 1:
         return HASHTEXT
     if vendors == {"postgresql", "mysql"} and _short_rows(table):
         return CONCAT
@@ -166,8 +166,10 @@ def method(table: Table, connections_: tuple[BaseDatabaseWrapper, BaseDatabaseWr
     return MD5
 
 
-def _sample(connection: BaseDatabaseWrapper) -> int:
-    with connection.cursor() as cursor:
+@functools.cache
+def _sample(alias: str) -> int:
+    """The server's hash of the sample: the same for every table, so asked once."""
+    with connections[alias].cursor() as cursor:
         cursor.execute(HASHTEXT_SAMPLE)
         return int(cursor.fetchone()[0])
 
@@ -623,21 +625,26 @@ def key_bounds(alias: str, table: Table) -> tuple[int, int] | None:
 
 
 def too_far_apart(bounds: Sequence[tuple[int, int] | None]) -> bool:
-    """Whether the keys of both sides, together, are too far apart to be chunked."""
-    found = [b for b in bounds if b is not None]
-    return bool(found) and max(h for _, h in found) - min(lo for lo, _ in found) >= WIDEST
+    """Whether the keys of both sides (``key_bounds`` of each), together, are too far apart
+    to be chunked."""
+    low = lowest(bounds)
+    return low is not None and max(b[1] for b in bounds if b is not None) - low >= WIDEST
 
 
-def lowest_key(alias: str, table: Table, at_least: int | None = None) -> int | None:
-    """The table's lowest key (of those from ``at_least`` on, if given); None: no row."""
+def lowest(bounds: Sequence[tuple[int, int] | None]) -> int | None:
+    """The lowest key of both sides (``key_bounds`` of each); None: neither has a row."""
+    return min((b[0] for b in bounds if b is not None), default=None)
+
+
+def lowest_key(alias: str, table: Table, at_least: int) -> int | None:
+    """The table's lowest key of those from ``at_least`` on; None: no row."""
     connection = connections[alias]
     quote = connection.ops.quote_name
     key = quote(str(table.pk.column))
-    sql = f"SELECT MIN({key}) FROM {quote(table.name)}"  # noqa: S608
     with connection.cursor() as cursor:
-        if at_least is None:
-            cursor.execute(sql)
-        else:
-            cursor.execute(f"{sql} WHERE {key} >= %s", [at_least])
+        cursor.execute(
+            f"SELECT MIN({key}) FROM {quote(table.name)} WHERE {key} >= %s",  # noqa: S608
+            [at_least],
+        )
         value = cursor.fetchone()[0]
     return None if value is None else int(value)

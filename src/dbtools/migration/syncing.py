@@ -95,11 +95,11 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
     if not table.integer_key:
         changes.whole = "its key is not an integer"
         return changes
-    if digests.too_far_apart(pair.both(digests.key_bounds, source_alias, target_alias, table)):
+    bounds = pair.both(digests.key_bounds, source_alias, target_alias, table)
+    if digests.too_far_apart(bounds):
         changes.whole = f"its keys are {digests.WIDEST:,} or more apart"
         return changes
-    lows = pair.both(digests.lowest_key, source_alias, target_alias, table)
-    low = min((k for k in lows if k is not None), default=None)
+    low = digests.lowest(bounds)
     if low is None:
         return changes
     databases = (connections[source_alias], connections[target_alias])

@@ -119,9 +119,12 @@ def compare(
     """The differences in ``table``; only in the rows of ``keys``, if given, and its count."""
     report = Report(table)
     key = table.fields.index(table.pk)
-    if not table.integer_key or digests.too_far_apart(
+    bounds = (
         pair.both(digests.key_bounds, source_alias, target_alias, table)
-    ):
+        if table.integer_key
+        else None
+    )
+    if bounds is None or digests.too_far_apart(bounds):
         # Text keys sort by each database's collation, and keys further apart than chunk
         # numbers reach would overflow them: matched by value instead, in memory.
         by_key = {row[key]: row for row in _rows(source_alias, table)}
@@ -146,8 +149,7 @@ def compare(
                 _rows(target_alias, table, pks=named),
             )
         return report
-    lows = pair.both(digests.lowest_key, source_alias, target_alias, table)
-    low = min((k for k in lows if k is not None), default=None)
+    low = digests.lowest(bounds)
     if low is None:
         return report
     databases = (connections[source_alias], connections[target_alias])
