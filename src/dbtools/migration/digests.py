@@ -374,12 +374,10 @@ def chunks_in_database(
     elif method_ == CONCAT:
         row = _row_text(connection, fields)
         digest = CHUNK_DIGEST[vendor].format(row=row, key=key)
-        if vendor == "mysql":  # its default of 1,024 bytes would cut the chunk's text short
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET SESSION group_concat_max_len = {2**30}")
     else:
         digest = f"SUM({_row_digest(connection, method_, fields)})"
     name = quote(table.name)
+    _for_digests(connection)
     if vendor == "mysql" and keys is None:
         return _chunk_by_chunk(connection, name, key, digest, low, size)
     chunk = _chunk_of(connection, key, size)
@@ -390,6 +388,22 @@ def chunks_in_database(
     with connection.cursor() as cursor:
         cursor.execute(sql, [low, *(keys or ())])
         return {int(c): (int(n), _number(d)) for c, n, d in cursor.fetchall()}
+
+
+# Each database set for digest queries: PostgreSQL's hash of a span's parts spills to disk
+# within the default 4 MB of work_mem, taking twice as long, and its JIT compiler takes
+# longer to compile a query that digests a few parts' rows than to run it; MySQL's
+# GROUP_CONCAT would cut a chunk's text short at its default of 1,024 bytes.
+FOR_DIGESTS = {
+    "postgresql": "SET work_mem = '256MB'; SET jit = off",
+    "mysql": f"SET SESSION group_concat_max_len = {2**30}",
+}
+
+
+def _for_digests(connection: BaseDatabaseWrapper) -> None:
+    if connection.vendor in FOR_DIGESTS:
+        with connection.cursor() as cursor:
+            cursor.execute(FOR_DIGESTS[connection.vendor])
 
 
 def _chunk_by_chunk(
@@ -446,23 +460,31 @@ def rows_in_database(
     fields: list[Field],
     keys: tuple[int, int],
     pks: Sequence[int] | None = None,
-    parts: tuple[int, int, Sequence[int]] | None = None,
+    ranges: Sequence[tuple[int, int]] | None = None,
 ) -> dict[int, int]:
     """Each row's digest, by key, for the keys from ``keys[0]`` to before ``keys[1]``; of
-    those, only ``pks`` if given, or only those in ``parts``: (low, size, which), the
-    chunks of ``size`` keys from ``low`` that ``chunks_in_database`` numbers so."""
+    those, only ``pks`` if given, or else only those within ``ranges`` (each from its first
+    key to before its second) if given."""
     connection = connections[alias]
     quote = connection.ops.quote_name
-    key = quote(str(table.pk.column))
+    name = quote(table.name)
+    key = f"{name}.{quote(str(table.pk.column))}"
     row = _row_digest(connection, method_, fields)
-    sql = f"SELECT {key}, {row} FROM {quote(table.name)} WHERE {key} >= %s AND {key} < %s"  # noqa: S608
+    sql = f"SELECT {key}, {row} FROM {name} WHERE {key} >= %s AND {key} < %s"  # noqa: S608
     params: list[Any] = list(keys)
-    if parts is not None:
-        low, size, which = parts
-        sql += f" AND {_chunk_of(connection, key, size)} IN ({', '.join(['%s'] * len(which))})"
-        params += [low, *which]
+    if ranges is not None:
+        # Each range read along the key's index: a filter on the keys' parts would read
+        # every row between the first range and the last.
+        sql = (
+            f"WITH dbtools_ranges (dbtools_from, dbtools_to) AS ({_constants(connection, ranges)})"  # noqa: S608
+            f" SELECT {key}, {row} FROM dbtools_ranges"
+            f" {'STRAIGHT_JOIN' if connection.vendor == 'mysql' else 'JOIN'} {name}"
+            f" ON {key} >= dbtools_from AND {key} < dbtools_to"
+        )
+        params = []
     if connection.vendor == "sqlite":
         _define_md5_40(connection)
+    _for_digests(connection)
     found: dict[int, int] = {}
     with connection.cursor() as cursor:
         for named in _slices(pks):
@@ -470,6 +492,14 @@ def rows_in_database(
             cursor.execute(sql + within, [*params, *(named or ())])
             found.update((int(k), int(d)) for k, d in cursor.fetchall())
     return found
+
+
+def _constants(connection: BaseDatabaseWrapper, ranges: Sequence[tuple[int, int]]) -> str:
+    """SQL of a table of two integer columns, one row per range (MySQL has no VALUES list
+    that MariaDB also reads)."""
+    if connection.vendor == "mysql":
+        return " UNION ALL ".join(f"SELECT {int(a)}, {int(b)}" for a, b in ranges)
+    return "VALUES " + ", ".join(f"({int(a)}, {int(b)})" for a, b in ranges)
 
 
 def _chunk_of(connection: BaseDatabaseWrapper, key: str, size: int) -> str:

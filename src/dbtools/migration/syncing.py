@@ -177,7 +177,7 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
                     fields,
                     keys,
                     None,
-                    (low, digests.PART, group),
+                    _ranges(low, group),
                 )
                 alike = _note(changes, found, keys, by_value if here else None)
                 spelled_alike = spelled_alike and alike  # from the next span on
@@ -185,6 +185,17 @@ def _changes(source_alias: str, target_alias: str, table: Table, pair: Sides) ->
         start = min((k for k in after if k is not None), default=None)
         size = digests.SPAN
     return changes
+
+
+def _ranges(low: int, parts: list[int]) -> list[tuple[int, int]]:
+    """The keys of ``parts`` (numbered from ``low``, in order), adjacent parts together."""
+    ranges: list[tuple[int, int]] = []
+    for part in parts:
+        first, after = low + part * digests.PART, low + (part + 1) * digests.PART
+        if ranges and ranges[-1][1] == first:
+            first = ranges.pop()[0]
+        ranges.append((first, after))
+    return ranges
 
 
 ByValue = Callable[[tuple[int, int], list[int]], tuple[Mapping[int, object], Mapping[int, object]]]

@@ -156,9 +156,11 @@ def compare(
     in_database, here = digests.split(table, databases)
     method = digests.method(table, databases)
     # First every column as each database writes it, all digested there: a value written
-    # alike is the same value (JSON as jsonb writes it, say, if MySQL kept it so). A chunk
-    # that differs is digested again, the columns no two databases write alike read here.
-    # Where the first chunk shows them spelled apart, every chunk is digested that way.
+    # alike is the same value (JSON as jsonb writes it, say, if MySQL kept it so). Where the
+    # first chunk shows them spelled apart, every chunk is digested with the columns no two
+    # databases write alike read here. In a chunk that differs, each row is digested the same
+    # way, and only the rows whose digests differ are read and compared value by value: a
+    # thousand scattered changes touch every chunk, and a row spelled apart is no change.
     alike = digests.alike_as_written(here)
     spelled = [in_database + alike, [f for f in here if f not in alike]]
     by_value = [in_database, here]
@@ -166,7 +168,7 @@ def compare(
     if not alike or _spelled_apart(
         source_alias, target_alias, table, pair, method, spelled, by_value, first
     ):
-        spelled, by_value = by_value, []
+        spelled = by_value
     mine, theirs = pair.both(
         digests.chunks, source_alias, target_alias, table, method, *spelled, low
     )
@@ -175,26 +177,17 @@ def compare(
     for chunk in sorted(mine.keys() | theirs.keys()):
         if mine.get(chunk) != theirs.get(chunk):
             within = (low + chunk * CHUNK, low + (chunk + 1) * CHUNK)
-            if by_value and mine.get(chunk, (0,))[0] == theirs.get(chunk, (0,))[0]:
-                again = pair.both(
-                    digests.chunks,
-                    source_alias,
-                    target_alias,
-                    table,
-                    method,
-                    *by_value,
-                    low,
-                    CHUNK,
-                    within,
-                )
-                if again[0] == again[1]:
-                    continue
-            _merge(
-                report,
-                table,
-                _rows(source_alias, table, within),
-                _rows(target_alias, table, within),
+            left, right = pair.both(
+                digests.rows, source_alias, target_alias, table, method, *spelled, within
             )
+            suspects = sorted(k for k in left.keys() | right.keys() if left.get(k) != right.get(k))
+            for named in source.in_clauses(suspects):
+                _merge(
+                    report,
+                    table,
+                    _rows(source_alias, table, pks=named),
+                    _rows(target_alias, table, pks=named),
+                )
     return report
 
 
