@@ -203,6 +203,47 @@ if BACKEND == "sqlite":
         assert "Everything matches." in output
         assert copied.differences() == []
 
+    def test_sync_stops_at_a_foreign_key_to_no_row_by_name_and_applies_nothing(
+        copied: Site,
+    ) -> None:
+        """A source whose checks were off holds a row pointing at no row, or has lost the
+        row another points at: sync names the row and applies none of the changes; once the
+        source is fixed, it completes."""
+        (child, parent), *_ = run_outside(
+            copied, "source", "SELECT id, parent_id FROM copyapp_node WHERE parent_id IS NOT NULL"
+        )
+        sync = ("dbtools", "sync", "--from", "default", "--to", "new")
+        for changed, broken, named, fixed in (
+            (
+                "changed once",
+                "UPDATE copyapp_node SET parent_id = 999999 WHERE id = 2",
+                ["copyapp_node", "primary key 2", "999999 has no row"],
+                "UPDATE copyapp_node SET parent_id = NULL WHERE id = 2",
+            ),
+            (
+                "changed again",
+                f"DELETE FROM copyapp_node WHERE id = {parent}",
+                ["copyapp_node", f"primary key {child}", f"{parent} has no row"],
+                f"UPDATE copyapp_node SET parent_id = NULL WHERE parent_id = {parent}",
+            ),
+        ):
+            run_outside(
+                copied,
+                "source",
+                "PRAGMA foreign_keys = OFF",
+                f"UPDATE copyapp_everything SET char = '{changed}' WHERE id = 3",
+                broken,
+            )
+            done = copied.manage(*sync)
+            assert done.returncode != 0, done.stdout[-2000:]
+            assert all(part in done.stderr for part in named), done.stderr[-2000:]
+            assert run_outside(
+                copied, "target", "SELECT char FROM copyapp_everything WHERE id = 3"
+            ) != [(changed,)]
+            run_outside(copied, "source", "PRAGMA foreign_keys = OFF", fixed)
+            assert "Everything matches." in copied.ok(*sync)
+        assert copied.differences() == []
+
     def test_sync_refuses_a_writable_source_unless_live_and_says_what_live_leaves_out(
         copied: Site,
     ) -> None:

@@ -248,7 +248,7 @@ def _apply(source_alias: str, target_alias: str, found: list[Changes]) -> None:
                     _delete(target_alias, table, named)
                 for named in source.in_clauses(changes.new + changes.changed):
                     _insert(source_alias, target_alias, table, named)
-            target.check_foreign_keys(target_alias, [c.table for c in found])
+            target.check_written_keys(target_alias, [c.table for c in found])
     finally:
         if connection.vendor in ("mysql", "sqlite"):
             connection.enable_constraint_checking()

@@ -172,6 +172,26 @@ def check_foreign_keys(alias: str, tables: Sequence[Table]) -> None:
         )
 
 
+def check_written_keys(alias: str, tables: Sequence[Table]) -> None:
+    """Within a transaction that wrote rows of ``tables``: every foreign key it touched
+    points at a row, else an error naming them (``check_foreign_keys``).
+
+    PostgreSQL, its keys all in place, checks now what it would check at the commit: only
+    the rows written and those referring to rows deleted, not every row of every table.
+    """
+    connection = connections[alias]
+    if connection.vendor != "postgresql" or PENDING_TABLE in connection.introspection.table_names():
+        check_foreign_keys(alias, tables)
+        return
+    try:
+        with transaction.atomic(using=alias), connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    except IntegrityError as error:
+        check_foreign_keys(alias, tables)  # the rows, named
+        # Else a row of another table referred to a row deleted.
+        raise CommandError(f"A foreign key would point at no row on the target: {error}") from error
+
+
 def restore_foreign_keys(alias: str, tables: Sequence[Table]) -> int:
     """Check every foreign key of ``tables`` and put back what ``drop_foreign_keys`` took away,
     exactly; how many keys. A key that points at no row is an error naming the first few.
