@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
@@ -377,15 +377,15 @@ def chunks_in_database(
     else:
         digest = f"SUM({_row_digest(connection, method_, fields)})"
     name = quote(table.name)
-    _for_digests(connection)
     if vendor == "mysql" and keys is None:
-        return _chunk_by_chunk(connection, name, key, digest, low, size)
+        with _digesting(connection):
+            return _chunk_by_chunk(connection, name, key, digest, low, size)
     chunk = _chunk_of(connection, key, size)
     within = f" WHERE {key} >= %s AND {key} < %s" if keys else ""
     sql = f"SELECT {chunk}, COUNT(*), {digest} FROM {name}{within} GROUP BY 1"  # noqa: S608
     if vendor == "sqlite":
         _define_md5_40(connection)
-    with connection.cursor() as cursor:
+    with _digesting(connection), connection.cursor() as cursor:
         cursor.execute(sql, [low, *(keys or ())])
         return {int(c): (int(n), _number(d)) for c, n, d in cursor.fetchall()}
 
@@ -393,17 +393,28 @@ def chunks_in_database(
 # Each database set for digest queries: PostgreSQL's hash of a span's parts spills to disk
 # within the default 4 MB of work_mem, taking twice as long, and its JIT compiler takes
 # longer to compile a query that digests a few parts' rows than to run it; MySQL's
-# GROUP_CONCAT would cut a chunk's text short at its default of 1,024 bytes.
+# GROUP_CONCAT would cut a chunk's text short at its default of 1,024 bytes. PostgreSQL's
+# settings last as long as the transaction only: through a pooler, a session's settings
+# would stay with the server connection for its next client.
 FOR_DIGESTS = {
-    "postgresql": "SET work_mem = '256MB'; SET jit = off",
+    "postgresql": "SET LOCAL work_mem = '256MB'; SET LOCAL jit = off",
     "mysql": f"SET SESSION group_concat_max_len = {2**30}",
 }
 
 
-def _for_digests(connection: BaseDatabaseWrapper) -> None:
-    if connection.vendor in FOR_DIGESTS:
-        with connection.cursor() as cursor:
-            cursor.execute(FOR_DIGESTS[connection.vendor])
+@contextlib.contextmanager
+def _digesting(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """A block of digest queries on ``connection``, set for them (``FOR_DIGESTS``)."""
+    within = (
+        transaction.atomic(using=connection.alias)
+        if connection.vendor == "postgresql"
+        else contextlib.nullcontext()
+    )
+    with within:
+        if connection.vendor in FOR_DIGESTS:
+            with connection.cursor() as cursor:
+                cursor.execute(FOR_DIGESTS[connection.vendor])
+        yield
 
 
 def _chunk_by_chunk(
@@ -484,9 +495,8 @@ def rows_in_database(
         params = []
     if connection.vendor == "sqlite":
         _define_md5_40(connection)
-    _for_digests(connection)
     found: dict[int, int] = {}
-    with connection.cursor() as cursor:
+    with _digesting(connection), connection.cursor() as cursor:
         for named in _slices(pks):
             within = "" if named is None else f" AND {key} IN ({', '.join(['%s'] * len(named))})"
             cursor.execute(sql + within, [*params, *(named or ())])
