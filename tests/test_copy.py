@@ -259,6 +259,29 @@ if BACKEND == "sqlite":
         finally:
             site.drop()
 
+    def test_verify_finds_json_numbers_equal_by_value_however_each_database_spells_them(
+        tmp_path: Path,
+    ) -> None:
+        """MariaDB keeps a JSON text as written, jsonb its own way: 1.2345678901234567890123e22
+        is the integer it spells (a float, read through json.loads, is not), 1.50 is 1.5."""
+        site = Site("mariadb", "postgresql", tmp_path, "dbtools_copy_one")
+        try:
+            site.prepare(rows=20)
+            site.ok("dbtools", "on")
+            copy(site, "--no-verify")
+            spelled = """'{"x": 1.2345678901234567890123e22, "y": 1.50, "z": [1e400, -0.0]}'"""
+            for role in ("source", "target"):
+                run_outside(
+                    site, role, f"UPDATE copyapp_everything SET data = {spelled} WHERE id = 4"
+                )
+            run_outside(
+                site, "source", "UPDATE copyapp_everything SET `char` = 'changed' WHERE id = 6"
+            )
+            found = differences(site)
+            assert "1 row(s) differ: 6 (char)" in found, found[-3000:]
+        finally:
+            site.drop()
+
     def test_a_value_the_target_cannot_hold_stops_the_copy_and_resume_completes_it(
         site: Site,
     ) -> None:

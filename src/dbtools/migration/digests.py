@@ -280,15 +280,19 @@ def _utf8_columns(alias: str, table: str) -> frozenset[str]:
         return frozenset(str(name) for (name,) in cursor.fetchall())
 
 
-def _row_text(connection: BaseDatabaseWrapper, fields: list[Field], salted: bool = False) -> str:
+def _row_text(
+    connection: BaseDatabaseWrapper, fields: list[Field], salted: bool = False, of: str = ""
+) -> str:
     """SQL of one row's canonical text, made of ``fields``; ``salted``: after this run's
-    ``SALT``, for a digest of the row alone."""
+    ``SALT``, for a digest of the row alone; ``of``: the quoted table its columns are of, in
+    a query that reads another."""
     vendor = connection.vendor
     quote = connection.ops.quote_name
     head = [f"'{SALT}'"] if salted else []
     values = []
     for field in fields:
-        value = _template(connection, field).format(quote(str(field.column)))
+        column = quote(str(field.column))
+        value = _template(connection, field).format(f"{of}.{column}" if of else column)
         if kind(field) in ("text", ""):  # the only spellings that may hold '|' or '/'
             value = FRAMED[vendor].format(value)
         values.append((value, field.null))
@@ -313,9 +317,11 @@ def _joined(vendor: str, parts: list[str]) -> str:
     return " || '|' || ".join(parts)
 
 
-def _row_digest(connection: BaseDatabaseWrapper, method_: str, fields: list[Field]) -> str:
-    """SQL of one row's digest, an integer."""
-    row = _row_text(connection, fields, salted=True)
+def _row_digest(
+    connection: BaseDatabaseWrapper, method_: str, fields: list[Field], of: str = ""
+) -> str:
+    """SQL of one row's digest, an integer (``of``: as ``_row_text``)."""
+    row = _row_text(connection, fields, salted=True, of=of)
     if method_ == HASHTEXT:
         return HASHTEXT_DIGEST.format(row)
     return ROW_DIGEST[SHA224 if method_ == CONCAT else method_][connection.vendor].format(row)
@@ -480,17 +486,18 @@ def rows_in_database(
     quote = connection.ops.quote_name
     name = quote(table.name)
     key = f"{name}.{quote(str(table.pk.column))}"
-    row = _row_digest(connection, method_, fields)
+    row = _row_digest(connection, method_, fields, of=name)
     sql = f"SELECT {key}, {row} FROM {name} WHERE {key} >= %s AND {key} < %s"  # noqa: S608
     params: list[Any] = list(keys)
     if ranges is not None:
         # Each range read along the key's index: a filter on the keys' parts would read
         # every row between the first range and the last.
+        constants = _constants(connection, ranges)
+        join = "STRAIGHT_JOIN" if connection.vendor == "mysql" else "JOIN"
         sql = (
-            f"WITH dbtools_ranges (dbtools_from, dbtools_to) AS ({_constants(connection, ranges)})"  # noqa: S608
-            f" SELECT {key}, {row} FROM dbtools_ranges"
-            f" {'STRAIGHT_JOIN' if connection.vendor == 'mysql' else 'JOIN'} {name}"
-            f" ON {key} >= dbtools_from AND {key} < dbtools_to"
+            f"WITH dbtools_ranges (dbtools_from, dbtools_last) AS ({constants})"  # noqa: S608
+            f" SELECT {key}, {row} FROM dbtools_ranges {join} {name}"
+            f" ON {key} >= dbtools_ranges.dbtools_from AND {key} <= dbtools_ranges.dbtools_last"
         )
         params = []
     if connection.vendor == "sqlite":
@@ -505,11 +512,14 @@ def rows_in_database(
 
 
 def _constants(connection: BaseDatabaseWrapper, ranges: Sequence[tuple[int, int]]) -> str:
-    """SQL of a table of two integer columns, one row per range (MySQL has no VALUES list
-    that MariaDB also reads)."""
+    """SQL of a table of each range's first and last keys (MySQL has no VALUES list that
+    MariaDB also reads). The last key, not the one after it: past a signed 64-bit integer,
+    PostgreSQL would compare every key as a numeric, with no index."""
+    signed = connection.vendor != "mysql"  # MySQL's keys may be unsigned
+    bounds = [(int(a), min(int(b) - 1, 2**63 - 1) if signed else int(b) - 1) for a, b in ranges]
     if connection.vendor == "mysql":
-        return " UNION ALL ".join(f"SELECT {int(a)}, {int(b)}" for a, b in ranges)
-    return "VALUES " + ", ".join(f"({int(a)}, {int(b)})" for a, b in ranges)
+        return " UNION ALL ".join(f"SELECT {a}, {last}" for a, last in bounds)
+    return "VALUES " + ", ".join(f"({a}, {last})" for a, last in bounds)
 
 
 def _chunk_of(connection: BaseDatabaseWrapper, key: str, size: int) -> str:
@@ -577,7 +587,7 @@ def _spelling(reader: Reader, index: int) -> Callable[[Any], str]:
                 return "NULL"
             if type(raw) is not str:
                 return general(raw)
-            return _JSON_OUT.encode(_JSON_IN.decode(raw))
+            return _JSON_OUT.encode(parsed_json(raw))
 
         return json_text
     if kind(reader.table.fields[index]) == "integer" and not reader.columns[index][1]:
@@ -601,6 +611,13 @@ def _json_number(text: str) -> int | float:
 # Made once: json.loads and json.dumps with options make a decoder or an encoder each call.
 _JSON_IN = json.JSONDecoder(parse_float=_json_number)
 _JSON_OUT = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
+
+
+def parsed_json(text: str) -> Any:
+    """A JSON text as its database keeps it, parsed with every number exact: not through
+    Django's ``json.loads``, which reads 1.2345678901234567890123e22 as a float, while jsonb
+    keeps it as the integer it is."""
+    return _JSON_IN.decode(text)
 
 
 def _plain(value: Any) -> Any:

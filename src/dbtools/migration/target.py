@@ -142,8 +142,10 @@ def drop_foreign_keys(alias: str, tables: Sequence[Table]) -> None:
             cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT IF EXISTS {quote(name)}")
 
 
-def check_foreign_keys(alias: str, tables: Sequence[Table]) -> None:
-    """Every foreign key of ``tables`` points at a row: else an error naming the first few."""
+def check_foreign_keys(alias: str, tables: Sequence[Table], unenforced: bool = False) -> None:
+    """Every foreign key of ``tables`` points at a row: else an error naming the first few.
+    ``unenforced``: only the keys the database has no constraint for (``db_constraint=False``).
+    """
     connection = connections[alias]
     quote = connection.ops.quote_name
     problems: list[str] = []
@@ -151,6 +153,8 @@ def check_foreign_keys(alias: str, tables: Sequence[Table]) -> None:
         for table in tables:
             for field in table.fields:
                 if not field.is_relation or field.related_model is None:
+                    continue
+                if unenforced and getattr(field, "db_constraint", True):
                     continue
                 target = field.related_model._meta
                 target_column = str(field.target_field.column)  # type: ignore[attr-defined]
@@ -177,7 +181,8 @@ def check_written_keys(alias: str, tables: Sequence[Table]) -> None:
     points at a row, else an error naming them (``check_foreign_keys``).
 
     PostgreSQL, its keys all in place, checks now what it would check at the commit: only
-    the rows written and those referring to rows deleted, not every row of every table.
+    the rows written and those referring to rows deleted, not every row of every table (and
+    then, as every database, the keys it has no constraint for).
     """
     connection = connections[alias]
     if connection.vendor != "postgresql" or PENDING_TABLE in connection.introspection.table_names():
@@ -190,6 +195,7 @@ def check_written_keys(alias: str, tables: Sequence[Table]) -> None:
         check_foreign_keys(alias, tables)  # the rows, named
         # Else a row of another table referred to a row deleted.
         raise CommandError(f"A foreign key would point at no row on the target: {error}") from error
+    check_foreign_keys(alias, tables, unenforced=True)
 
 
 def restore_foreign_keys(alias: str, tables: Sequence[Table]) -> int:

@@ -17,6 +17,7 @@ from dbtools.migration.digests import CHUNK
 from dbtools.migration.progress import Output
 from dbtools.migration.sides import Sides, sides
 from dbtools.migration.tables import Field, Table
+from dbtools.migration.values import JSON_NULL, Reader
 from dbtools.state import utcnow
 
 SHOWN = 10  # keys named per kind of difference
@@ -238,14 +239,29 @@ def _rows(
     keys: tuple[int, int] | None = None,
     pks: list[Any] | None = None,
 ) -> Iterator[list[Any]]:
+    reader = Reader(table, connections[alias])
     json_columns = [i for i, f in enumerate(table.fields) if f.get_internal_type() == "JSONField"]
-    with closing(source.batches(alias, table, BATCH, keys=keys, pks=pks)) as batches:
+    # A plain JSONField's text parsed here, its numbers exact, as the digests read them.
+    exact = {i for i in json_columns if reader.json_text(i)}
+    with closing(source.batches(alias, table, BATCH, keys=keys, pks=pks, raw=True)) as batches:
         for batch in batches:
-            for row in batch:
+            for raw in batch:
+                reader.check_dates(raw)
+                row = [
+                    _exact_json(value)
+                    if index in exact and type(value) is str
+                    else reader.value(index, value)
+                    for index, value in enumerate(raw)
+                ]
                 row = [v.tobytes() if isinstance(v, memoryview) else v for v in row]
                 for index in json_columns:
                     row[index] = _json_value(row[index])
                 yield row
+
+
+def _exact_json(text: str) -> Any:
+    value = digests.parsed_json(text)
+    return JSON_NULL if value is None else value  # JSON's null apart from SQL's NULL
 
 
 def _json_value(value: Any) -> Any:
