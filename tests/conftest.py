@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import AsyncClient
@@ -40,3 +42,28 @@ def async_logged_in(user: User) -> AsyncClient:
 
 
 pytest_plugins = ["tests.database", "tests.redis_support"]
+
+
+# The matrix's corners (other Pythons and Djangos, DBTOOLS_FEWER_PAIRS) run, of the migration
+# tests, those that take each command end to end on the headline pair; CI's main run has
+# every one of them, on every pair, and the corners' share of CI time stays small.
+END_TO_END = {
+    "test_a_copy_keeps_every_row_and_the_site_works_on_the_target",
+    "test_a_live_copy_reads_one_snapshot_while_the_site_writes_and_sync_catches_up",
+    "test_cutover_moves_every_worker_to_the_new_database_with_no_restart",
+}
+MIGRATION_TESTS = {"test_copy.py", "test_live_migration.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("DBTOOLS_FEWER_PAIRS"):
+        return
+    left_out = [
+        item
+        for item in items
+        if item.path.name in MIGRATION_TESTS
+        and getattr(item, "originalname", item.name) not in END_TO_END
+    ]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
