@@ -185,7 +185,7 @@ def check_written_keys(alias: str, tables: Sequence[Table]) -> None:
     then, as every database, the keys it has no constraint for).
     """
     connection = connections[alias]
-    if connection.vendor != "postgresql" or PENDING_TABLE in connection.introspection.table_names():
+    if connection.vendor != "postgresql" or _keys_pending(connection):
         check_foreign_keys(alias, tables)
         return
     try:
@@ -207,7 +207,7 @@ def restore_foreign_keys(alias: str, tables: Sequence[Table]) -> int:
         check_foreign_keys(alias, tables)
         connection.enable_constraint_checking()
         return 0
-    if PENDING_TABLE not in connection.introspection.table_names():
+    if not _keys_pending(connection):
         check_foreign_keys(alias, tables)
         return 0
     try:
@@ -215,6 +215,11 @@ def restore_foreign_keys(alias: str, tables: Sequence[Table]) -> int:
     except IntegrityError:
         check_foreign_keys(alias, tables)  # the rows, named
         raise
+
+
+def _keys_pending(connection: BaseDatabaseWrapper) -> bool:
+    """Whether PostgreSQL keys taken off for a copy (``drop_foreign_keys``) wait to be put back."""
+    return PENDING_TABLE in connection.introspection.table_names()
 
 
 def _put_back(connection: BaseDatabaseWrapper) -> int:

@@ -142,13 +142,7 @@ def compare(
         report.source_rows, report.target_rows = pair.both(
             source.count, source_alias, target_alias, table
         )
-        for named in source.in_clauses(keys):
-            _merge(
-                report,
-                table,
-                _rows(source_alias, table, pks=named),
-                _rows(target_alias, table, pks=named),
-            )
+        _merge_rows_of(report, source_alias, target_alias, table, keys)
         return report
     low = digests.lowest(bounds)
     if low is None:
@@ -182,13 +176,7 @@ def compare(
                 digests.rows, source_alias, target_alias, table, method, *spelled, within
             )
             suspects = sorted(k for k in left.keys() | right.keys() if left.get(k) != right.get(k))
-            for named in source.in_clauses(suspects):
-                _merge(
-                    report,
-                    table,
-                    _rows(source_alias, table, pks=named),
-                    _rows(target_alias, table, pks=named),
-                )
+            _merge_rows_of(report, source_alias, target_alias, table, suspects)
     return report
 
 
@@ -213,6 +201,19 @@ def _spelled_apart(
         digests.chunks, source_alias, target_alias, table, method, *by_value, low, CHUNK, keys
     )
     return valued[0] == valued[1]
+
+
+def _merge_rows_of(
+    report: Report, source_alias: str, target_alias: str, table: Table, keys: Sequence[Any]
+) -> None:
+    """``_merge`` of the rows of ``keys`` on each side, a query's worth of keys at a time."""
+    for named in source.in_clauses(keys):
+        _merge(
+            report,
+            table,
+            _rows(source_alias, table, pks=named),
+            _rows(target_alias, table, pks=named),
+        )
 
 
 def _merge(
